@@ -1,0 +1,1 @@
+"""Instrument drivers and the simulator, installed as ``cyclerctl.drivers``."""

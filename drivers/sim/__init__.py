@@ -1,0 +1,1 @@
+"""The simulated instrument: cell physics, seeded noise, a virtual clock."""
