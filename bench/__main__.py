@@ -1,0 +1,25 @@
+"""``python -m bench [--quick]``: print each figure, its baseline and the machine."""
+
+from __future__ import annotations
+
+import argparse
+
+from bench import dry_run
+from bench.machine import describe
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes, so CI can check the benchmarks still run"
+    )
+    args = parser.parse_args()
+    print(f"machine: {describe()}")
+    rows = dry_run.run(cycles=3 if args.quick else 100)
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,343 @@
+"""The ``cyclerctl`` command.
+
+Exit codes: 0 done; 1 the run ended on a safety stop or a fault; 2 bad input (nothing was
+written); 3 the run was stopped by the operator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from cyclerctl import __version__
+from cyclerctl.config import Config, ConfigError, database_url, default_operator, load_config
+
+EXIT_BAD_INPUT = 2
+
+
+class BadInput(Exception):
+    """Input the user must fix; printed as-is on stderr, exit code 2."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    try:
+        config = load_config(args.config)
+        return int(args.handler(args, config))
+    except ConfigError as exc:
+        return _bad(str(exc))
+    except BadInput as exc:
+        return _bad(str(exc))
+    except _protocol_error() as exc:
+        return _bad(str(exc))
+    except BrokenPipeError:  # `cyclerctl runs | head`
+        return 0
+
+
+def _protocol_error() -> type[Exception]:
+    from cyclerctl.protocol import ProtocolError
+
+    return ProtocolError
+
+
+def _bad(message: str) -> int:
+    print(message, file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="cyclerctl",
+        description="Run battery test protocols on potentiostats and cyclers.",
+    )
+    p.add_argument("--version", action="version", version=f"cyclerctl {__version__}")
+    p.add_argument(
+        "--config", help="lab config file (default: $CYCLERCTL_CONFIG, ./cyclerctl.toml)"
+    )
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name: str, handler: Any, help: str) -> argparse.ArgumentParser:
+        c = sub.add_parser(name, help=help, description=help)
+        c.set_defaults(handler=handler)
+        return c
+
+    def protocol_args(c: argparse.ArgumentParser) -> None:
+        c.add_argument("protocol", help="a protocol file, or a name from `cyclerctl protocols`")
+        c.add_argument(
+            "--cell", required=True, help="a cell file, or a name from `cyclerctl cells`"
+        )
+        c.add_argument(
+            "--set",
+            dest="overrides",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="override a protocol parameter (repeatable), e.g. --set cycles=3",
+        )
+
+    def db_arg(c: argparse.ArgumentParser) -> None:
+        c.add_argument(
+            "--db", help="database URL (default: $CYCLERCTL_DB, config, sqlite:///cyclerctl.db)"
+        )
+
+    c = command("protocols", _cmd_protocols, "list the shipped protocol library")
+    c.add_argument("--json", action="store_true")
+    c = command("cells", _cmd_cells, "list the shipped cell files")
+    c.add_argument("--json", action="store_true")
+    c = command("schema", _cmd_schema, "print the JSON Schema of protocol (or cell) files")
+    c.add_argument("--cell", action="store_true", help="the schema of cell files instead")
+
+    c = command("validate", _cmd_validate, "check a protocol with a cell, touch nothing")
+    protocol_args(c)
+    c.add_argument("--json", action="store_true")
+
+    c = command("plan", _cmd_plan, "show the resolved step table and an estimated duration")
+    protocol_args(c)
+    c.add_argument("--json", action="store_true")
+
+    c = command("run", _cmd_run, "run a protocol (on the simulator) and log every point")
+    protocol_args(c)
+    db_arg(c)
+    c.add_argument("--operator", help="who runs it (default: config, $USER)")
+    c.add_argument(
+        "--sim",
+        action="store_true",
+        default=True,
+        help="run on the simulated instrument (the only driver for now)",
+    )
+    c.add_argument("--seed", type=int, help="noise seed (default: the cell's [sim] seed)")
+    c.add_argument(
+        "--realtime", action="store_true", help="follow the wall clock instead of virtual time"
+    )
+    c.add_argument("--speed", type=float, help="real time × N (implies --realtime)")
+    c.add_argument("--json", action="store_true", help="print the run and its results as JSON")
+    c.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+
+    c = command("runs", _cmd_runs, "list runs in the database")
+    db_arg(c)
+    c.add_argument("--limit", type=int, default=None)
+    c.add_argument("--json", action="store_true")
+
+    c = command("show", _cmd_show, "one run: metadata, status, results")
+    c.add_argument("run", help="run id or GUID")
+    db_arg(c)
+    c.add_argument("--json", action="store_true")
+
+    c = command("db", _cmd_db, "database maintenance")
+    c.add_argument("action", choices=["upgrade"], help="upgrade: apply migrations")
+    db_arg(c)
+    return p
+
+
+# -- library ---------------------------------------------------------------------------------
+
+
+def _cmd_protocols(args: argparse.Namespace, config: Config) -> int:
+    from cyclerctl.protocol import list_protocols
+
+    return _print_library(list_protocols(), args.json)
+
+
+def _cmd_cells(args: argparse.Namespace, config: Config) -> int:
+    from cyclerctl.protocol import list_cells
+
+    return _print_library(list_cells(), args.json)
+
+
+def _print_library(entries: Sequence[Any], as_json: bool) -> int:
+    if as_json:
+        _print_json(
+            [{"name": e.name, "description": e.description, "path": str(e.path)} for e in entries]
+        )
+        return 0
+    width = max((len(e.name) for e in entries), default=4)
+    for e in entries:
+        print(f"{e.name:<{width}}  {e.description}")
+    return 0
+
+
+def _cmd_schema(args: argparse.Namespace, config: Config) -> int:
+    from cyclerctl.protocol import cell_json_schema, protocol_json_schema
+
+    _print_json(cell_json_schema() if args.cell else protocol_json_schema())
+    return 0
+
+
+# -- validate / plan -------------------------------------------------------------------------
+
+
+def _load(args: argparse.Namespace) -> Any:
+    from cyclerctl.protocol import load_plan
+
+    return load_plan(args.protocol, args.cell, _overrides(args.overrides))
+
+
+def _overrides(pairs: Sequence[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise BadInput(f"--set: {pair!r}: expected NAME=VALUE, e.g. --set cycles=3")
+        out[name.strip()] = value.strip()
+    return out
+
+
+def _cmd_validate(args: argparse.Namespace, config: Config) -> int:
+    plan = _load(args)
+    if args.json:
+        _print_json(
+            {
+                "ok": True,
+                "protocol": plan.protocol_name,
+                "cell": plan.cell.name,
+                "steps": len(plan.steps),
+                "estimated_duration_s": plan.estimated_duration_s,
+                "parameters": dict(plan.parameters),
+            }
+        )
+    else:
+        print(f"ok: {plan.protocol_name} with {plan.cell.name}: {len(plan.steps)} steps")
+    return 0
+
+
+def _cmd_plan(args: argparse.Namespace, config: Config) -> int:
+    from cyclerctl.protocol import plan_to_json, render_plan_table
+
+    plan = _load(args)
+    if args.json:
+        _print_json(plan_to_json(plan))
+    else:
+        print(render_plan_table(plan))
+    return 0
+
+
+# -- run -------------------------------------------------------------------------------------
+
+
+def _cmd_run(args: argparse.Namespace, config: Config) -> int:
+    from cyclerctl.engine.compat import misfits
+    from cyclerctl.engine.session import EXIT_CODE, execute_run
+    from cyclerctl.instruments import open_simulator
+    from cyclerctl.progress import Progress
+
+    plan = _load(args)  # every input error surfaces here, before the database is touched
+    if args.speed is not None and args.speed <= 0:
+        raise BadInput(f"--speed: must be > 0, got {args.speed}")
+    realtime = args.realtime or args.speed is not None
+    instrument = open_simulator(
+        [plan.cell], seed=args.seed, realtime=realtime, speed=args.speed or 1.0
+    )
+    try:
+        channel = instrument.channels[0]
+        problems = misfits(plan, channel.capabilities, channel.name)
+        if problems:
+            raise BadInput("\n".join(f"{plan.protocol_source}: {p}" for p in problems))
+        store = _open_store(args.db, config)
+        progress = Progress(plan, quiet=args.quiet or args.json)
+        try:
+            report = execute_run(
+                store,
+                plan,
+                channel,
+                instrument=instrument.identity.as_dict(),
+                operator=default_operator(args.operator, config),
+                on_step_end=progress.step_ended,
+                on_start=progress.started,
+            )
+            results = store.results(report.run.id)
+        finally:
+            store.close()
+    finally:
+        instrument.close()
+    if args.json:
+        _print_json(_run_json(report.run, results))
+    else:
+        progress.finished(report.run, results)
+    return EXIT_CODE.get(report.run.status, 1)
+
+
+# -- runs / show / db ------------------------------------------------------------------------
+
+
+def _cmd_runs(args: argparse.Namespace, config: Config) -> int:
+    from cyclerctl.progress import format_runs
+
+    store = _open_store(args.db, config)
+    try:
+        runs = store.list_runs(limit=args.limit)
+    finally:
+        store.close()
+    if args.json:
+        _print_json([r.as_dict() for r in runs])
+    else:
+        print(format_runs(runs))
+    return 0
+
+
+def _cmd_show(args: argparse.Namespace, config: Config) -> int:
+    from cyclerctl.progress import format_run
+
+    store = _open_store(args.db, config)
+    try:
+        run = _find_run(store, args.run)
+        results = store.results(run.id)
+        steps = store.steps(run.id)
+        events = store.events(run.id)
+    finally:
+        store.close()
+    if args.json:
+        _print_json(_run_json(run, results))
+    else:
+        print(format_run(run, results, steps, events))
+    return 0
+
+
+def _find_run(store: Any, key: str) -> Any:
+    run = None
+    if key.isdigit():
+        run = store.get_run(int(key))
+    else:
+        run = next((r for r in store.list_runs() if r.guid == key), None)
+    if run is None:
+        raise BadInput(f"run {key!r}: no such run in {store.url}")
+    return run
+
+
+def _cmd_db(args: argparse.Namespace, config: Config) -> int:
+    store = _open_store(args.db, config)
+    store.close()
+    print(f"{store.url}: schema is up to date")
+    return 0
+
+
+def _open_store(cli_db: str | None, config: Config) -> Any:
+    from sqlalchemy.exc import ArgumentError, OperationalError
+
+    from cyclerctl.store import Store
+
+    url = database_url(cli_db, config)
+    try:
+        return Store.open(url)
+    except (ArgumentError, OperationalError, ValueError) as exc:
+        raise BadInput(f"--db: cannot open database {url!r}: {exc}") from None
+
+
+def _run_json(run: Any, results: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "run": run.as_dict(),
+        "results": {
+            name: (r.value if r.value is not None else r.data) for name, r in results.items()
+        },
+    }
+
+
+def _print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")

@@ -1,0 +1,54 @@
+"""Does a plan fit a channel? Checked before a run is created, so a misfit writes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from cyclerctl.drivers.base import Capabilities
+from cyclerctl.plan import Loop, Node, Plan, Ref, Step
+
+
+def misfits(plan: Plan, capabilities: Capabilities, channel: str) -> list[str]:
+    """What in the plan this channel cannot do, one message each (empty: it fits)."""
+    problems: list[str] = []
+    low, high = capabilities.voltage_range_V
+    i_max = capabilities.current_max_A
+    for step, currents in _currents(plan.body):
+        where = f"step {step.index + 1} ({step.name})"
+        if step.kind not in capabilities.step_kinds:
+            kinds = ", ".join(sorted(capabilities.step_kinds))
+            problems.append(f"{where}: {channel} cannot run {step.kind!r} steps (it runs {kinds})")
+        top = max((abs(c) for c in currents), default=0.0)
+        if top > i_max:
+            problems.append(
+                f"{where}: |I| = {top * 1e3:.4g} mA is above the range of {channel} "
+                f"({i_max * 1e3:.4g} mA)"
+            )
+        voltage = step.voltage_V
+        if isinstance(voltage, float) and not low <= voltage <= high:
+            problems.append(
+                f"{where}: {voltage:.4g} V is outside the range of {channel} ({low:g}…{high:g} V)"
+            )
+    return problems
+
+
+def _currents(
+    nodes: tuple[Node, ...], ramps: dict[str, tuple[float, ...]] | None = None
+) -> Iterator[tuple[Step, list[float]]]:
+    """Each step with every current it will source (a ramp gives one per iteration)."""
+    ramps = ramps or {}
+    for node in nodes:
+        if isinstance(node, Loop):
+            inner = dict(ramps)
+            if node.variable is not None:
+                inner[node.variable] = node.values
+            yield from _currents(node.body, inner)
+            continue
+        current = node.current_A
+        if isinstance(current, Ref):
+            values = ramps.get(current.variable, ())
+            yield node, [current.factor * v for v in values]
+        elif current is not None:
+            yield node, [current]
+        else:
+            yield node, []

@@ -1,0 +1,320 @@
+"""The per-channel step state machine.
+
+pending → running → ended(reason), one step after another as the Plan's loops unroll.
+Each sample block from the channel goes through, in this order:
+
+1. the safety limits (a breach stops the channel at once: run status ``safety_stop``);
+2. the end conditions the channel does not evaluate itself (host conditions);
+3. the record criteria, which choose the points that are stored;
+
+then to the sink (the store's batched writer). After every step, and at least every
+``checkpoint_interval_s`` of wall time within one, a checkpoint goes to the sink in the
+same batch as the samples it covers.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from cyclerctl.drivers.base import Channel, StepProgress
+from cyclerctl.engine.conditions import HostConditions
+from cyclerctl.engine.program import Position, positions
+from cyclerctl.engine.recording import Recorder
+from cyclerctl.engine.safety import SafetyMonitor, combine
+from cyclerctl.plan import Plan, RecordCriteria, SafetyLimit, Step
+from cyclerctl.store import SAMPLE_ROW_DTYPE, Checkpoint, EventRecord, StepRecord
+
+C_PER_AH = 3600.0
+J_PER_WH = 3600.0
+
+
+class RunSink(Protocol):
+    """Where a running channel's data goes (the store's RunWriter in production)."""
+
+    def append_samples(self, block: np.ndarray) -> None: ...
+    def step_started(self, record: StepRecord) -> None: ...
+    def step_ended(self, record: StepRecord) -> None: ...
+    def event(self, record: EventRecord) -> None: ...
+    def checkpoint(self, record: Checkpoint) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    status: str  # completed | safety_stop | stopped | failed
+    end_reason: str | None
+    steps_run: int
+    points_stored: int
+    run_time_s: float
+
+
+@dataclass(slots=True)
+class StepTally:
+    """What a step moved, from the raw (not only the stored) points."""
+
+    charge_C: float = 0.0  # charge passed with I > 0
+    discharge_C: float = 0.0  # charge passed with I < 0, as a positive number
+    charge_J: float = 0.0
+    discharge_J: float = 0.0
+    last_Q: float = 0.0
+    last_V: float | None = None
+    elapsed_s: float = 0.0
+    first_seq: int | None = None
+    last_seq: int | None = None
+
+    def add(self, block: np.ndarray) -> None:
+        Q = block["Q"]
+        V = block["V"]
+        dQ = np.diff(Q, prepend=self.last_Q)
+        V_prev = np.concatenate(([self.last_V if self.last_V is not None else V[0]], V[:-1]))
+        dE = 0.5 * (V + V_prev) * dQ
+        up = dQ > 0
+        self.charge_C += float(dQ[up].sum())
+        self.discharge_C -= float(dQ[~up].sum())
+        self.charge_J += float(dE[up].sum())
+        self.discharge_J -= float(dE[~up].sum())
+        self.last_Q = float(Q[-1])
+        self.last_V = float(V[-1])
+        self.elapsed_s = float(block["t"][-1])
+
+
+@dataclass(slots=True)
+class _StepEnd:
+    reason: str
+    run_status: str | None = None  # set when the step's end also ends the run
+
+
+@dataclass
+class ChannelRunner:
+    plan: Plan
+    channel: Channel
+    sink: RunSink
+    hard_limits: tuple[SafetyLimit, ...] = ()
+    stop_request: threading.Event = field(default_factory=threading.Event)
+    poll_interval_s: float = 0.5
+    checkpoint_interval_s: float = 2.0
+    silence_alarm_s: float = 3.0
+    on_step_end: Callable[[Position, StepRecord], None] | None = None
+    clock: Callable[[], float] = time.monotonic
+
+    def __post_init__(self) -> None:
+        self.limits = combine(self.hard_limits, self.plan.safety)
+        self.safety = SafetyMonitor(self.limits)
+        self.seq = 0
+        self.run_time_s = 0.0
+        self.steps_run = 0
+
+    # -- the run -------------------------------------------------------------------------
+
+    def run(self) -> RunOutcome:
+        """Execute the whole plan; every way out returns an outcome with a reason."""
+        for position in positions(self.plan):
+            end = self._run_step(position)
+            if end.run_status is not None:
+                return self._outcome(end.run_status, end.reason)
+        return self._outcome("completed", "completed")
+
+    def _outcome(self, status: str, reason: str | None) -> RunOutcome:
+        return RunOutcome(status, reason, self.steps_run, self.seq, self.run_time_s)
+
+    def _run_step(self, position: Position) -> _StepEnd:
+        step = position.step
+        native = self.channel.capabilities.native_end_conditions
+        host = HostConditions(tuple(c for c in step.ends if c.kind not in native))
+        recorder = Recorder(_criteria(step, self.plan))
+        tally = StepTally()
+        t_start = self.run_time_s
+        self.safety.reset()
+        self.steps_run += 1
+        self.sink.step_started(self._step_record(position, t_start, tally, None))
+        self.channel.start_step(step, StepProgress())
+        virtual = self.channel.capabilities.virtual_time
+        last_checkpoint = self.clock()
+        last_data = self.clock()
+        silence_reported = False
+        end: _StepEnd | None = None
+        while end is None:
+            if self.stop_request.is_set():
+                self.channel.stop()
+                end = _StepEnd("operator", run_status="stopped")
+                self._event(
+                    position,
+                    "operator",
+                    "info",
+                    "stopped by the operator",
+                    t=t_start + tally.elapsed_s,
+                )
+                # the points up to the stop are still to be read below
+            samples = self.channel.read()
+            block = samples.points
+            now = self.clock()
+            if len(block):
+                last_data, silence_reported = now, False
+                block, found = self._screen(position, block, host)
+                if found is not None and end is None:
+                    end = found
+                self._store(
+                    position,
+                    recorder,
+                    tally,
+                    t_start,
+                    block,
+                    ended=end is not None or samples.ended,
+                )
+            elif not virtual and now - last_data >= self.silence_alarm_s and not silence_reported:
+                silence_reported = True
+                self._event(
+                    position,
+                    "silence",
+                    "alarm",
+                    f"no data from {self.channel.name} for {now - last_data:.1f} s",
+                )
+            if end is None and samples.ended:
+                end = _StepEnd(samples.end_reason or "instrument")
+            if end is not None and not samples.ended and end.reason != "operator":
+                # the host ended the step (safety, a host condition): stop the instrument now;
+                # points it measured after the end point are not part of this step
+                self.channel.stop()
+            if end is None:
+                if now - last_checkpoint >= self.checkpoint_interval_s:
+                    self.sink.checkpoint(self._checkpoint(position, t_start, tally))
+                    last_checkpoint = now
+                if not virtual:
+                    time.sleep(self.poll_interval_s)
+        self.run_time_s = t_start + tally.elapsed_s
+        if end.reason == "short":
+            self._event(
+                position,
+                "short",
+                "alarm",
+                f"short detected at {self.run_time_s / 3600:.3f} h (cycle {position.cycle})",
+                t=self.run_time_s,
+            )
+        record = self._step_record(position, t_start, tally, end.reason)
+        self.sink.step_ended(record)
+        self.sink.checkpoint(self._checkpoint(position, t_start, tally))
+        if self.on_step_end is not None:
+            self.on_step_end(position, record)
+        return end
+
+    def _screen(
+        self, position: Position, block: np.ndarray, host: HostConditions
+    ) -> tuple[np.ndarray, _StepEnd | None]:
+        """Safety first, then host end conditions; cut the block at what ends the step."""
+        breach = self.safety.check(block)
+        hit = host.first_hit(block)
+        if breach is not None and (hit is None or breach.index <= hit.index):
+            self._event(
+                position,
+                "safety",
+                "alarm",
+                breach.describe(),
+                t=self.run_time_s + float(block["t"][breach.index]),
+                data={
+                    "limit": breach.limit.quantity,
+                    "value": breach.limit.value,
+                    "measured": breach.measured,
+                },
+            )
+            return block[: breach.index + 1], _StepEnd(breach.reason, run_status="safety_stop")
+        if hit is not None:
+            return block[: hit.index + 1], _StepEnd(hit.reason)
+        return block, None
+
+    def _store(
+        self,
+        position: Position,
+        recorder: Recorder,
+        tally: StepTally,
+        t_start: float,
+        block: np.ndarray,
+        *,
+        ended: bool,
+    ) -> None:
+        tally.add(block)
+        keep = recorder.select(block, step_ended=ended)
+        if keep.size == 0:
+            return
+        chosen = block[keep]
+        rows = np.empty(len(chosen), dtype=SAMPLE_ROW_DTYPE)
+        rows["seq"] = np.arange(self.seq + 1, self.seq + 1 + len(chosen))
+        rows["t"] = t_start + chosen["t"]
+        for name in ("V", "I", "Q", "T"):
+            rows[name] = chosen[name]
+        rows["step"] = position.ordinal
+        rows["cycle"] = position.cycle
+        if tally.first_seq is None:
+            tally.first_seq = self.seq + 1
+        self.seq += len(chosen)
+        tally.last_seq = self.seq
+        self.sink.append_samples(rows)
+
+    # -- records -------------------------------------------------------------------------
+
+    def _step_record(
+        self, position: Position, t_start: float, tally: StepTally, reason: str | None
+    ) -> StepRecord:
+        step = position.step
+        return StepRecord(
+            step=position.ordinal,
+            plan_index=step.index,
+            name=step.name,
+            kind=step.kind,
+            cycle=position.cycle,
+            loop_counters=list(position.counters),
+            t_start=t_start,
+            t_end=None if reason is None else t_start + tally.elapsed_s,
+            end_reason=reason,
+            charge_Ah=tally.charge_C / C_PER_AH,
+            discharge_Ah=tally.discharge_C / C_PER_AH,
+            charge_Wh=tally.charge_J / J_PER_WH,
+            discharge_Wh=tally.discharge_J / J_PER_WH,
+            first_seq=tally.first_seq,
+            last_seq=tally.last_seq,
+        )
+
+    def _checkpoint(self, position: Position, t_start: float, tally: StepTally) -> Checkpoint:
+        return Checkpoint(
+            step=position.ordinal,
+            plan_index=position.step.index,
+            loop_counters=list(position.counters),
+            cycle=position.cycle,
+            step_elapsed_s=tally.elapsed_s,
+            step_charge_C=tally.last_Q,
+            step_t_start=t_start,
+            last_seq=self.seq,
+            last_impedance_seq=0,
+        )
+
+    def _event(
+        self,
+        position: Position,
+        kind: str,
+        severity: str,
+        message: str,
+        *,
+        t: float | None = None,  # run time s; default: the start of the current step
+        data: dict[str, object] | None = None,
+    ) -> None:
+        self.sink.event(
+            EventRecord(
+                t=self.run_time_s if t is None else t,
+                kind=kind,
+                severity=severity,
+                message=message,
+                data={"step": position.ordinal, "cycle": position.cycle, **(data or {})},
+            )
+        )
+
+
+def _criteria(step: Step, plan: Plan) -> RecordCriteria:
+    return step.record if _any(step.record) else plan.record
+
+
+def _any(criteria: RecordCriteria) -> bool:
+    return any(v is not None for v in (criteria.every_s, criteria.delta_V, criteria.delta_I))

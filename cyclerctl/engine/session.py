@@ -1,0 +1,98 @@
+"""One run from start to recorded end: create it, drive the channel, store the result.
+
+Whatever happens — completion, a safety stop, the operator, an exception in a driver —
+the run leaves this function with a status and an end reason in the database, the channel
+stopped, and everything measured up to then committed. A run never dies silently.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from cyclerctl.analysis import analyse
+from cyclerctl.drivers.base import Channel
+from cyclerctl.engine.program import Position
+from cyclerctl.engine.runner import ChannelRunner, RunOutcome
+from cyclerctl.plan import Plan, SafetyLimit
+from cyclerctl.store import EventRecord, RunInfo, StepRecord, Store
+
+#: Exit codes of `cyclerctl run` by final status (2 is bad input, decided before a run exists).
+EXIT_CODE = {"completed": 0, "safety_stop": 1, "failed": 1, "stopped": 3, "interrupted": 3}
+
+
+@dataclass(frozen=True, slots=True)
+class RunReport:
+    run: RunInfo
+    outcome: RunOutcome
+
+
+def execute_run(
+    store: Store,
+    plan: Plan,
+    channel: Channel,
+    *,
+    instrument: Mapping[str, str],
+    operator: str,
+    hard_limits: tuple[SafetyLimit, ...] = (),
+    stop_request: threading.Event | None = None,
+    on_step_end: Callable[[Position, StepRecord], None] | None = None,
+    on_start: Callable[[RunInfo], None] | None = None,
+) -> RunReport:
+    run = store.create_run(plan, operator=operator, instrument=instrument, channel=channel.name)
+    if on_start is not None:
+        on_start(run)
+    writer = store.open_writer(run.id, channel=channel.name)
+    runner = ChannelRunner(
+        plan,
+        channel,
+        writer,
+        hard_limits=hard_limits,
+        stop_request=stop_request or threading.Event(),
+        on_step_end=on_step_end,
+    )
+    try:
+        outcome = runner.run()
+    except KeyboardInterrupt:
+        _stop_quietly(channel)
+        outcome = RunOutcome("stopped", "operator", runner.steps_run, runner.seq, runner.run_time_s)
+        writer.event(
+            EventRecord(
+                t=runner.run_time_s,
+                kind="operator",
+                severity="info",
+                message="interrupted from the terminal (Ctrl-C)",
+                data={},
+            )
+        )
+    except Exception as exc:  # a driver or engine fault: record it, never lose the run
+        _stop_quietly(channel)
+        reason = f"error:{type(exc).__name__}"
+        outcome = RunOutcome("failed", reason, runner.steps_run, runner.seq, runner.run_time_s)
+        writer.event(
+            EventRecord(
+                t=runner.run_time_s,
+                kind="error",
+                severity="alarm",
+                message=str(exc) or reason,
+                data={"traceback": traceback.format_exc(limit=8)},
+            )
+        )
+    finally:
+        writer.close()
+    results = analyse(plan.analysis, store.steps(run.id), plan.cell)
+    if results.results:
+        store.save_results(run.id, results.results, analysis_version=results.version)
+    store.set_status(run.id, outcome.status, end_reason=outcome.end_reason)
+    final = store.get_run(run.id)
+    assert final is not None
+    return RunReport(final, outcome)
+
+
+def _stop_quietly(channel: Channel) -> None:
+    # the channel is already in trouble; the run records the first fault, not this one
+    with contextlib.suppress(Exception):
+        channel.stop()

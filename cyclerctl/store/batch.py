@@ -1,0 +1,171 @@
+"""One writer transaction: everything queued since the last commit, written together.
+
+Samples, impedance points, step rows, events, the checkpoint and the channel's latest
+point all commit in one transaction, so a crash can never leave the checkpoint ahead of
+(or behind) the samples it covers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from sqlalchemy import Connection, select
+
+from cyclerctl.store import models
+from cyclerctl.store.records import Checkpoint, EventRecord, StepRecord, utcnow
+from cyclerctl.store.upsert import insert_ignore_sql, upsert
+
+SAMPLE_COLUMNS = ("run_id", "seq", "t", "V", "I", "Q", "T_K", "step", "cycle")
+IMPEDANCE_COLUMNS = ("run_id", "seq", "step", "f", "Zre", "Zim", "V_dc", "T_K", "t")
+
+
+def rows(
+    run_id: int, block: NDArray[np.void], nullable: tuple[str, ...], nan_to_none: bool
+) -> list[tuple[Any, ...]]:
+    """``block`` as plain tuples prefixed with ``run_id``, ready for ``executemany``.
+
+    SQLite stores a NaN as NULL by itself; other databases keep NaN, so unknown values in
+    ``nullable`` fields become None explicitly there.
+    """
+    values: list[tuple[Any, ...]] = block.tolist()
+    names = block.dtype.names or ()
+    if nan_to_none:
+        blanks = {names.index(n) for n in nullable if np.isnan(block[n]).any()}
+        if blanks:
+            values = [
+                tuple(None if i in blanks and v != v else v for i, v in enumerate(row))
+                for row in values
+            ]
+    return [(run_id, *row) for row in values]
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+@dataclass
+class Batch:
+    samples: list[NDArray[np.void]] = field(default_factory=list)
+    impedance: list[NDArray[np.void]] = field(default_factory=list)
+    steps: dict[int, StepRecord] = field(default_factory=dict)  # by ordinal, newest wins
+    events: list[EventRecord] = field(default_factory=list)
+    checkpoint: Checkpoint | None = None
+    rows: int = 0
+
+    def add(self, item: object) -> None:
+        if isinstance(item, StepRecord):
+            self.steps[item.step] = item
+        elif isinstance(item, EventRecord):
+            self.events.append(item)
+        elif isinstance(item, Checkpoint):
+            self.checkpoint = item
+        elif isinstance(item, tuple):
+            kind, block = item
+            (self.samples if kind == "samples" else self.impedance).append(block)
+            self.rows += len(block)
+            return
+        else:
+            raise TypeError(f"cannot write {item!r}")
+        self.rows += 1
+
+    def __bool__(self) -> bool:
+        return bool(self.rows)
+
+    def write(self, connection: Connection, run_id: int, channel: str) -> None:
+        """Execute every pending write on ``connection``, inside the caller's transaction."""
+        dialect = connection.dialect
+        nan_to_none = dialect.name != "sqlite"
+        if self.samples:
+            block = np.concatenate(self.samples)
+            connection.exec_driver_sql(
+                insert_ignore_sql(models.samples, dialect, SAMPLE_COLUMNS),
+                rows(run_id, block, ("T",), nan_to_none),
+            )
+            self._write_latest(connection, run_id, channel, block[-1])
+        if self.impedance:
+            connection.exec_driver_sql(
+                insert_ignore_sql(models.impedance, dialect, IMPEDANCE_COLUMNS),
+                rows(run_id, np.concatenate(self.impedance), ("V_dc", "T"), nan_to_none),
+            )
+        for record in self.steps.values():
+            connection.execute(
+                upsert(models.steps, dialect, step_values(run_id, record), ("run_id", "step"))
+            )
+        if self.events:
+            connection.execute(
+                models.events.insert(), [event_values(run_id, e) for e in self.events]
+            )
+        if self.checkpoint is not None:
+            values = checkpoint_values(run_id, self.checkpoint)
+            connection.execute(upsert(models.checkpoints, dialect, values, ("run_id",)))
+
+    @staticmethod
+    def _write_latest(connection: Connection, run_id: int, channel: str, last: np.void) -> None:
+        runs = models.runs
+        values = {
+            "channel": channel,
+            "run_id": run_id,
+            "t": float(last["t"]),
+            "V": float(last["V"]),
+            "I": float(last["I"]),
+            "Q": float(last["Q"]),
+            "T_K": _finite(float(last["T"])),
+            "step": int(last["step"]),
+            "cycle": int(last["cycle"]),
+            "status": select(runs.c.status).where(runs.c.id == run_id).scalar_subquery(),
+            "updated_at": utcnow(),
+        }
+        connection.execute(upsert(models.channel_latest, connection.dialect, values, ("channel",)))
+
+
+def step_values(run_id: int, record: StepRecord) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "step": record.step,
+        "plan_index": record.plan_index,
+        "name": record.name,
+        "kind": record.kind,
+        "cycle": record.cycle,
+        "loop_counters": list(record.loop_counters),
+        "t_start": record.t_start,
+        "t_end": record.t_end,
+        "end_reason": record.end_reason,
+        "charge_Ah": record.charge_Ah,
+        "discharge_Ah": record.discharge_Ah,
+        "charge_Wh": record.charge_Wh,
+        "discharge_Wh": record.discharge_Wh,
+        "first_seq": record.first_seq,
+        "last_seq": record.last_seq,
+    }
+
+
+def event_values(run_id: int, record: EventRecord) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "t": record.t,
+        "at": record.at,
+        "kind": record.kind,
+        "severity": record.severity,
+        "message": record.message,
+        "data": dict(record.data),
+    }
+
+
+def checkpoint_values(run_id: int, checkpoint: Checkpoint) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "step": checkpoint.step,
+        "plan_index": checkpoint.plan_index,
+        "loop_counters": list(checkpoint.loop_counters),
+        "cycle": checkpoint.cycle,
+        "step_elapsed_s": checkpoint.step_elapsed_s,
+        "step_charge_C": checkpoint.step_charge_C,
+        "step_t_start": checkpoint.step_t_start,
+        "last_seq": checkpoint.last_seq,
+        "last_impedance_seq": checkpoint.last_impedance_seq,
+        "updated_at": checkpoint.updated_at,
+    }

@@ -1,0 +1,296 @@
+"""The Store: one database of runs, opened by URL, migrated on open."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from sqlalchemy import Engine, func, select, update
+
+from cyclerctl.plan import Plan
+from cyclerctl.store import database, models, queries
+from cyclerctl.store.batch import event_values
+from cyclerctl.store.records import (
+    IMPEDANCE_ROW_DTYPE,
+    RUN_STATUSES,
+    SAMPLE_ROW_DTYPE,
+    TERMINAL_STATUSES,
+    Checkpoint,
+    EventRecord,
+    Result,
+    RunInfo,
+    StepRecord,
+    utcnow,
+)
+from cyclerctl.store.serialize import jsonable, plan_table
+from cyclerctl.store.upsert import upsert
+from cyclerctl.store.writer import RunWriter
+
+
+def _check_status(status: str) -> None:
+    if status not in RUN_STATUSES:
+        raise ValueError(f"status must be one of {', '.join(RUN_STATUSES)}; got {status!r}")
+
+
+class Store:
+    """Runs, their data and results. Thread-safe; each writer has its own connection."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._writers: set[RunWriter] = set()
+
+    @classmethod
+    def open(cls, url: str | None = None) -> Store:
+        """Open (creating if new) the database at ``url`` (default_url() if None), migrated."""
+        store = cls(database.make_engine(url or database.default_url()))
+        store.upgrade()
+        return store
+
+    @property
+    def url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=False)
+
+    def upgrade(self) -> None:
+        """Apply alembic migrations up to head (does nothing when already there)."""
+        database.upgrade(self.engine)
+
+    def close(self) -> None:
+        """Close writers still open (committing what they queued), then the engine."""
+        try:
+            for writer in list(self._writers):
+                self._writers.discard(writer)
+                if not writer.closed:
+                    writer.close()
+        finally:
+            self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- runs -----------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        plan: Plan,
+        *,
+        operator: str,
+        instrument: Mapping[str, str],
+        channel: str,
+        status: str = "running",
+    ) -> RunInfo:
+        """Record a new run with everything needed to reproduce it: protocol text and hash,
+        cell, resolved parameters, step table, instrument identity, operator."""
+        _check_status(status)
+        now = utcnow()
+        values: dict[str, Any] = {
+            "guid": str(uuid.uuid4()),
+            "protocol_name": plan.protocol_name,
+            "protocol_source": plan.protocol_source,
+            "protocol_text": plan.protocol_text,
+            "protocol_sha256": plan.protocol_sha256,
+            "cell_name": plan.cell.name,
+            "cell_text": plan.cell_text,
+            "cell_json": jsonable(plan.cell),
+            "parameters": jsonable(plan.parameters),
+            "plan_json": plan_table(plan),
+            "analysis": jsonable(plan.analysis),
+            "instrument": dict(instrument),
+            "channel": channel,
+            "operator": operator,
+            "status": status,
+            "end_reason": None,
+            "is_completed": status in TERMINAL_STATUSES,
+            "created_at": now,
+            "started_at": now if status == "running" else None,
+            "ended_at": now if status in TERMINAL_STATUSES else None,
+            "estimated_duration_s": plan.estimated_duration_s,
+        }
+        with self.engine.begin() as connection:
+            result = connection.execute(models.runs.insert().values(**values))
+            (run_id,) = result.inserted_primary_key or (None,)
+            assert isinstance(run_id, int)
+            if status == "running":
+                self._claim_channel(connection, channel, run_id, status)
+            run = queries.get_run(connection, run_id)
+        assert run is not None
+        return run
+
+    def set_status(self, run_id: int, status: str, *, end_reason: str | None = None) -> None:
+        """Set the run's status and ``end_reason`` (None clears it).
+
+        Terminal statuses (completed, safety_stop, stopped, failed, interrupted) set
+        ``ended_at`` and ``is_completed``; others clear them (a resumed run is running
+        again). ``started_at`` is set the first time the run is running.
+        """
+        _check_status(status)
+        runs = models.runs
+        now = utcnow()
+        terminal = status in TERMINAL_STATUSES
+        values: dict[str, Any] = {
+            "status": status,
+            "end_reason": end_reason,
+            "is_completed": terminal,
+            "ended_at": now if terminal else None,
+        }
+        if status == "running":
+            values["started_at"] = func.coalesce(runs.c.started_at, now)
+        with self.engine.begin() as connection:
+            # the UPDATE comes first: it takes SQLite's write lock before anything is read
+            changed = connection.execute(update(runs).where(runs.c.id == run_id).values(**values))
+            if changed.rowcount == 0:
+                raise KeyError(f"no run {run_id}")
+            channel = connection.execute(
+                select(runs.c.channel).where(runs.c.id == run_id)
+            ).scalar_one()
+            latest = models.channel_latest
+            claimed = connection.execute(
+                update(latest)
+                .where(latest.c.channel == channel, latest.c.run_id == run_id)
+                .values(status=status, updated_at=now)
+            )
+            if claimed.rowcount == 0 and status == "running":
+                self._claim_channel(connection, channel, run_id, status)
+
+    @staticmethod
+    def _claim_channel(connection: Any, channel: str, run_id: int, status: str) -> None:
+        """Point the channel's status row at a run that starts on it (no point yet)."""
+        values: dict[str, Any] = {
+            "channel": channel,
+            "run_id": run_id,
+            **dict.fromkeys(("t", "V", "I", "Q", "T_K", "step", "cycle")),
+            "status": status,
+            "updated_at": utcnow(),
+        }
+        connection.execute(upsert(models.channel_latest, connection.dialect, values, ("channel",)))
+
+    def get_run(self, run_id: int) -> RunInfo | None:
+        with self.engine.connect() as connection:
+            return queries.get_run(connection, run_id)
+
+    def list_runs(self, limit: int | None = None) -> list[RunInfo]:
+        """Newest first."""
+        with self.engine.connect() as connection:
+            return queries.list_runs(connection, limit)
+
+    def run_snapshot(self, run_id: int) -> dict[str, Any] | None:
+        """What RunInfo leaves out: protocol_text, cell_text, cell (dict), plan (step table)."""
+        runs = models.runs
+        query = select(
+            runs.c.protocol_text, runs.c.cell_text, runs.c.cell_json, runs.c.plan_json
+        ).where(runs.c.id == run_id)
+        with self.engine.connect() as connection:
+            row = connection.execute(query).one_or_none()
+        if row is None:
+            return None
+        return {
+            "protocol_text": row.protocol_text,
+            "cell_text": row.cell_text,
+            "cell": row.cell_json,
+            "plan": row.plan_json,
+        }
+
+    # -- events and results ----------------------------------------------------------------
+
+    def add_event(self, run_id: int, record: EventRecord) -> None:
+        """Store one event now, in its own transaction (outside any writer)."""
+        with self.engine.begin() as connection:
+            connection.execute(models.events.insert().values(**event_values(run_id, record)))
+
+    def save_results(
+        self, run_id: int, results: Mapping[str, Result], *, analysis_version: str
+    ) -> None:
+        """Replace every result of the run with ``results``, in one transaction."""
+        now = utcnow()
+        rows = [
+            {
+                "run_id": run_id,
+                "name": name,
+                "value": result.value,
+                "data": jsonable(result.data),
+                "unit": result.unit,
+                "analysis_version": analysis_version,
+                "source": jsonable(result.source),
+                "computed_at": now,
+            }
+            for name, result in results.items()
+        ]
+        table = models.results
+        with self.engine.begin() as connection:
+            connection.execute(table.delete().where(table.c.run_id == run_id))
+            if rows:
+                connection.execute(table.insert(), rows)
+
+    def results(self, run_id: int) -> dict[str, Result]:
+        with self.engine.connect() as connection:
+            return queries.results(connection, run_id)
+
+    def steps(self, run_id: int) -> list[StepRecord]:
+        with self.engine.connect() as connection:
+            return queries.steps(connection, run_id)
+
+    def events(self, run_id: int) -> list[EventRecord]:
+        with self.engine.connect() as connection:
+            return queries.events(connection, run_id)
+
+    # -- data -----------------------------------------------------------------------------
+
+    def samples(self, run_id: int) -> NDArray[np.void]:
+        """Every sample of the run, ordered by seq (SAMPLE_ROW_DTYPE; unknown T is NaN)."""
+        return queries.fetch_run_rows(self.engine, "samples", run_id, SAMPLE_ROW_DTYPE)
+
+    def impedance(self, run_id: int) -> NDArray[np.void]:
+        """Every impedance point of the run, ordered by seq (IMPEDANCE_ROW_DTYPE)."""
+        return queries.fetch_run_rows(self.engine, "impedance", run_id, IMPEDANCE_ROW_DTYPE)
+
+    def last_seq(self, run_id: int) -> int:
+        """The highest stored sample seq of the run (0 if none): one key lookup."""
+        samples = models.samples
+        query = select(func.max(samples.c.seq)).where(samples.c.run_id == run_id)
+        with self.engine.connect() as connection:
+            return int(connection.execute(query).scalar_one_or_none() or 0)
+
+    def checkpoint(self, run_id: int) -> Checkpoint | None:
+        with self.engine.connect() as connection:
+            return queries.checkpoint(connection, run_id)
+
+    def channel_latest(self) -> list[dict[str, Any]]:
+        """One dict per channel (columns of channel_latest), ordered by channel."""
+        with self.engine.connect() as connection:
+            return queries.channel_latest(connection)
+
+    def count(self, table_name: str) -> int:
+        """Rows in one of the store's tables."""
+        try:
+            table = models.TABLES[table_name]
+        except KeyError:
+            raise ValueError(f"no table {table_name!r}; tables: {sorted(models.TABLES)}") from None
+        with self.engine.connect() as connection:
+            return int(connection.execute(select(func.count()).select_from(table)).scalar_one())
+
+    def open_writer(
+        self,
+        run_id: int,
+        *,
+        channel: str,
+        flush_interval_s: float = 1.0,
+        max_rows: int = 20_000,
+    ) -> RunWriter:
+        """Start a writer thread for the run, with its own connection."""
+        url = self.engine.url
+        if database.is_sqlite(url) and url.database in (None, "", ":memory:"):
+            raise ValueError("an in-memory SQLite database cannot be shared with a writer")
+        writer = RunWriter(
+            database.make_engine(self.engine.url, dedicated=True),
+            run_id,
+            channel=channel,
+            flush_interval_s=flush_interval_s,
+            max_rows=max_rows,
+        )
+        self._writers = {w for w in self._writers if not w.closed} | {writer}
+        return writer

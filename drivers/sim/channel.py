@@ -1,0 +1,388 @@
+"""One simulated channel: runs rest, CC, CV and CC-CV steps on a cell model.
+
+Points come on a fixed grid of step time (``t_start + n·sample_interval_s``, the first at
+the instant the step starts) plus, where the step changes, one point exactly at the change:
+the CC→CV switch of a CC-CV step, and the step's end when a voltage, time or charge
+condition is crossed between two grid points. Charge and capacity counts are then exact,
+not rounded to the sample interval.
+
+Virtual time (the default): each :meth:`SimChannel.read` simulates up to an hour of the
+step (at most 4096 points) as fast as numpy allows. Real time: each read simulates up to
+``(wall-clock seconds since the step started) × speed``, and never sleeps.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+import numpy as np
+
+from cyclerctl.plan import ConditionKind, EndCondition, Step
+
+from ..base import SAMPLE_DTYPE, Capabilities, Samples, StepProgress
+from .conditions import StepWatch, find_crossing, si
+from .model import CellModel, FloatArray, Trajectory
+
+CURRENT_MAX_A = 0.1
+VOLTAGE_RANGE_V = (0.0, 5.0)
+STEP_KINDS = frozenset({"rest", "cc", "cv", "cccv"})
+BLOCK_S = 3600.0
+MAX_POINTS = 4096
+#: A CV hold usually ends within minutes: simulate it in growing pieces, not whole hours.
+FIRST_CV_POINTS = 32
+
+Mode = Literal["current", "voltage"]
+
+
+@dataclass(slots=True)
+class _Point:
+    t: float
+    V: float
+    current: float
+    Q: float
+
+
+@dataclass(slots=True)
+class _StepRun:
+    """The step being executed and where it is."""
+
+    step: Step
+    watch: StepWatch
+    mode: Mode
+    setpoint: float  # A or V
+    switch_V: float | None  # CC phase of a CC-CV step: where CV takes over
+    t_start: float  # step time when it was (re)started
+    t: float  # step time of the model's present state
+    q: float  # step charge at t
+    time_limit: float
+    wall_start: float
+    next_n: int = 0  # next grid point: t_start + next_n · interval
+    last: _Point | None = None  # the last point returned (noiseless)
+    cv_points: int = FIRST_CV_POINTS
+    stop_at: float | None = None
+    ended: bool = False
+    end_reason: str | None = None
+
+
+class SimChannel:
+    """A channel of the simulated cycler, wired to one simulated cell."""
+
+    def __init__(
+        self,
+        model: CellModel,
+        *,
+        name: str,
+        rng: np.random.Generator,
+        sample_interval_s: float = 1.0,
+        realtime: bool = False,
+        speed: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        block_s: float = BLOCK_S,
+        max_points: int = MAX_POINTS,
+    ) -> None:
+        if not sample_interval_s > 0 or not speed > 0 or not block_s > 0 or max_points < 1:
+            raise ValueError("sample interval, speed and block size must be > 0")
+        self.model = model
+        self._name = name
+        self._rng = rng
+        self._dt = sample_interval_s
+        self._realtime = realtime
+        self._speed = speed
+        self._clock = clock
+        self._block_s = block_s
+        self._max_points = max_points
+        self._capabilities = Capabilities(
+            voltage_range_V=VOLTAGE_RANGE_V,
+            current_max_A=CURRENT_MAX_A,
+            step_kinds=STEP_KINDS,
+            native_end_conditions=frozenset(get_args(ConditionKind)),
+            virtual_time=not realtime,
+        )
+        self._run: _StepRun | None = None
+        self._idle_since = clock()
+        #: simulated seconds the cell has lived through on this channel
+        self.clock_s = 0.0
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self._capabilities
+
+    # -- Channel ---------------------------------------------------------------------------
+
+    def start_step(self, step: Step, progress: StepProgress | None = None) -> None:
+        if not step.is_bound:
+            raise ValueError(f"step {step.name!r} still has loop references; bind it first")
+        if step.kind not in STEP_KINDS:
+            raise ValueError(
+                f"step {step.name!r}: the simulator cannot run {step.kind} steps yet "
+                f"(it runs {', '.join(sorted(STEP_KINDS))})"
+            )
+        progress = progress or StepProgress()
+        if self._run is not None and not self._run.ended:
+            # a new step ends the one before: the cell lives through it up to now
+            self.stop()
+            while not self.read().ended:
+                pass
+        self._rest_while_idle()
+        mode, setpoint, switch_V = self._control(step)
+        ends = _conditions(step)
+        self._run = _StepRun(
+            step=step,
+            watch=StepWatch(ends, progress.elapsed_s),
+            mode=mode,
+            setpoint=setpoint,
+            switch_V=switch_V,
+            t_start=progress.elapsed_s,
+            t=progress.elapsed_s,
+            q=progress.charge_C,
+            time_limit=min((si(c.value) for c in ends if c.kind == "time"), default=math.inf),
+            wall_start=self._clock(),
+        )
+
+    def read(self) -> Samples:
+        run = self._run
+        if run is None:
+            return Samples(ended=True)
+        if run.ended:
+            return Samples(ended=True, end_reason=run.end_reason)
+        horizon = self._horizon(run)
+        pieces: list[np.ndarray] = []
+        budget = self._max_points
+        while not run.ended and budget > 0:
+            piece = self._advance(run, horizon, budget)
+            if piece is None:
+                break
+            pieces.append(piece)
+            budget -= len(piece)
+        if not run.ended and run.stop_at is not None and self._next_grid_t(run) > run.stop_at:
+            self._end(run, None)  # the engine records why it stopped the step
+        points = pieces[0] if len(pieces) == 1 else np.concatenate(pieces or [_empty()])
+        return Samples(points, ended=run.ended, end_reason=run.end_reason)
+
+    def stop(self) -> None:
+        run = self._run
+        if run is None or run.ended:
+            return
+        run.stop_at = self._horizon(run) if self._realtime else run.t
+
+    # -- the step as set up ---------------------------------------------------------------
+
+    def _control(self, step: Step) -> tuple[Mode, float, float | None]:
+        if step.kind == "rest":
+            return "current", 0.0, None
+        if step.kind == "cc":
+            return "current", self._current(step), None
+        voltage = self._voltage(step)
+        if step.kind == "cccv":
+            return "current", self._current(step), voltage
+        # a CV hold far from the cell's voltage starts current-limited, as a real channel does
+        current = float(self.model.hold_voltage(voltage, np.zeros(1)).current_A[0])
+        if abs(current) > CURRENT_MAX_A:
+            return "current", math.copysign(CURRENT_MAX_A, current), voltage
+        return "voltage", voltage, None
+
+    def _current(self, step: Step) -> float:
+        if step.current_A is None:
+            raise ValueError(f"step {step.name!r}: a {step.kind} step needs a current")
+        current = si(step.current_A)
+        if abs(current) > CURRENT_MAX_A:
+            raise ValueError(
+                f"step {step.name!r}: {current * 1e3:g} mA is beyond this channel's "
+                f"±{CURRENT_MAX_A * 1e3:g} mA"
+            )
+        return current
+
+    def _voltage(self, step: Step) -> float:
+        if step.voltage_V is None:
+            raise ValueError(f"step {step.name!r}: a {step.kind} step needs a voltage")
+        voltage = si(step.voltage_V)
+        low, high = VOLTAGE_RANGE_V
+        if not low <= voltage <= high:
+            raise ValueError(
+                f"step {step.name!r}: {voltage:g} V is outside this channel's {low:g}–{high:g} V"
+            )
+        return voltage
+
+    def _rest_while_idle(self) -> None:
+        """In real time the cell relaxes between steps; in virtual time no time passes."""
+        now = self._clock()
+        if self._realtime and (self._run is None or self._run.ended):
+            gap = (now - self._idle_since) * self._speed
+            if gap > 0:
+                self.model.commit(self.model.hold_current(0.0, np.array([gap])), 0)
+                self.clock_s += gap
+        self._idle_since = now
+
+    # -- simulating ------------------------------------------------------------------------
+
+    def _horizon(self, run: _StepRun) -> float:
+        if self._realtime:
+            horizon = run.t_start + (self._clock() - run.wall_start) * self._speed
+        else:
+            horizon = run.t + self._block_s
+        return horizon if run.stop_at is None else min(horizon, run.stop_at)
+
+    def _next_grid_t(self, run: _StepRun) -> float:
+        return run.t_start + run.next_n * self._dt
+
+    def _advance(self, run: _StepRun, horizon: float, budget: int) -> np.ndarray | None:
+        """Simulate one piece of the step up to ``horizon``; None when there is nothing to do."""
+        limit = min(horizon, run.time_limit)
+        if run.last is None:
+            limit = max(limit, run.t_start)  # a started step always has its first point
+        n_stop = math.floor((limit - run.t_start) / self._dt + 1e-9) + 1
+        cap = budget if run.mode == "current" else min(budget, run.cv_points)
+        capped = n_stop - run.next_n > cap
+        n_stop = min(n_stop, run.next_n + cap)
+        times = run.t_start + self._dt * np.arange(run.next_n, n_stop, dtype=float)
+        after = float(times[-1]) if times.size else run.t
+        if not capped and run.time_limit <= horizon and run.time_limit > after + 1e-9:
+            times = np.append(times, run.time_limit)  # the step ends exactly on its time
+        if times.size == 0:
+            return None
+        trajectory = self._hold(run, times - run.t)
+        voltage = trajectory.voltage_V
+        charge = run.q + trajectory.charge_C
+        met = run.watch.first_met(
+            times, voltage, trajectory.current_A, charge, cc_phase=run.switch_V is not None
+        )
+        switch = self._switch_index(run, voltage)
+        if met is None and switch is None:
+            run.next_n = max(n_stop, run.next_n)
+            if run.mode == "voltage":
+                run.cv_points = min(2 * run.cv_points, self._max_points)
+            return self._accept(run, trajectory, times, charge, len(times))
+        k = min(i for i in (None if met is None else met[0], switch) if i is not None)
+        conditions = met[1] if met is not None and met[0] == k else ()
+        pieces = [self._accept(run, trajectory, times, charge, k)] if k > 0 else []
+        before = run.last
+        if before is None:  # the step's very first point already decides
+            if conditions:
+                pieces.append(self._accept(run, trajectory, times, charge, 1))
+                self._end(run, conditions[0].reason)
+            else:
+                self._switch_to_cv(run)
+            return np.concatenate(pieces) if pieces else _empty()
+        # the event lies between the last point and point k: find it exactly
+        span = float(times[k]) - before.t
+        events: list[tuple[float, int, EndCondition | None]] = [
+            (self._delta(run, c, before, span, voltage[k], charge[k]), 0, c) for c in conditions
+        ]
+        if switch == k:
+            events.append((self._delta_to_cv(run, before, span, voltage[k]), 1, None))
+        delta, _, condition = min(events, key=lambda e: (e[0], e[1]))
+        tail = self._hold(run, np.array([delta]))
+        pieces.append(
+            self._accept(run, tail, np.array([before.t + delta]), before.Q + tail.charge_C, 1)
+        )
+        if condition is None:
+            self._switch_to_cv(run)
+        else:
+            self._end(run, condition.reason)
+        return np.concatenate(pieces)
+
+    def _hold(self, run: _StepRun, t: FloatArray) -> Trajectory:
+        if run.mode == "current":
+            return self.model.hold_current(run.setpoint, t)
+        return self.model.hold_voltage(run.setpoint, t)
+
+    def _switch_index(self, run: _StepRun, voltage: FloatArray) -> int | None:
+        if run.switch_V is None or run.setpoint == 0:
+            return None
+        above = np.greater_equal if run.setpoint > 0 else np.less_equal
+        reached = above(voltage, run.switch_V)
+        index = int(np.argmax(reached))
+        return index if reached[index] else None
+
+    def _switch_to_cv(self, run: _StepRun) -> None:
+        assert run.switch_V is not None
+        run.mode, run.setpoint, run.switch_V = "voltage", run.switch_V, None
+        run.cv_points = FIRST_CV_POINTS
+        if run.last is not None:  # the grid goes on after the switch point
+            run.next_n = math.floor((run.t - run.t_start) / self._dt + 1e-9) + 1
+
+    def _delta(
+        self, run: _StepRun, condition: EndCondition, before: _Point, span: float,
+        V_after: float, Q_after: float,
+    ) -> float:
+        """Seconds after ``before`` at which ``condition`` is first met (≤ span)."""
+        value = si(condition.value)
+        kind = condition.kind
+        if kind == "time":
+            return min(max(value - before.t, 0.0), span)
+        if kind in ("voltage_above", "voltage_below") and run.mode == "current":
+            sign = 1.0 if kind == "voltage_above" else -1.0
+            return self._crossing(
+                run, lambda tr: sign * (float(tr.voltage_V[0]) - value),
+                sign * (before.V - value), sign * (V_after - value), span,
+            )
+        if kind == "charge":
+            if run.mode == "current" and run.setpoint != 0:
+                return min(max((value - abs(before.Q)) / abs(run.setpoint), 0.0), span)
+            return self._crossing(
+                run, lambda tr: abs(before.Q + float(tr.charge_C[0])) - value,
+                abs(before.Q) - value, abs(Q_after) - value, span,
+            )
+        return span  # met at the sample itself: current, dV/dt, short
+
+    def _delta_to_cv(self, run: _StepRun, before: _Point, span: float, V_after: float) -> float:
+        assert run.switch_V is not None
+        target, sign = run.switch_V, (1.0 if run.setpoint > 0 else -1.0)
+        return self._crossing(
+            run, lambda tr: sign * (float(tr.voltage_V[0]) - target),
+            sign * (before.V - target), sign * (V_after - target), span,
+        )
+
+    def _crossing(
+        self, run: _StepRun, f: Callable[[Trajectory], float],
+        f_before: float, f_after: float, span: float,
+    ) -> float:
+        if f_before >= 0:
+            return 0.0
+        return find_crossing(lambda d: f(self._hold(run, np.array([d]))), span, f_before, f_after)
+
+    def _accept(
+        self, run: _StepRun, trajectory: Trajectory, times: FloatArray, Q: FloatArray, upto: int
+    ) -> np.ndarray:
+        """Points [0, upto) really happen: move the cell there and return them, with noise."""
+        last = upto - 1
+        self.model.commit(trajectory, last)
+        self.clock_s += float(times[last]) - run.t
+        run.t, run.q = float(times[last]), float(Q[last])
+        voltage, current = trajectory.voltage_V[:upto], trajectory.current_A[:upto]
+        points = np.empty(upto, dtype=SAMPLE_DTYPE)
+        points["t"] = times[:upto]
+        points["V"] = voltage + self.model.voltage_noise_V * self._rng.standard_normal(upto)
+        if run.step.kind == "rest":
+            points["I"] = current  # open circuit: the channel reads exactly zero
+        else:
+            points["I"] = current + self.model.current_noise_A * self._rng.standard_normal(upto)
+        points["Q"] = Q[:upto]
+        points["T"] = self.model.temperature_K
+        run.last = _Point(run.t, float(voltage[last]), float(current[last]), run.q)
+        run.watch.remember(times[:upto], voltage)
+        return points
+
+    def _end(self, run: _StepRun, reason: str | None) -> None:
+        run.ended, run.end_reason = True, reason
+        self._idle_since = self._clock()
+
+
+def _conditions(step: Step) -> tuple[EndCondition, ...]:
+    """The conditions this step ends on; in CC-CV, reaching the CV voltage is the switch."""
+    if step.kind != "cccv":
+        return step.ends
+    ignored = "voltage_above" if si(step.current_A or 0.0) > 0 else "voltage_below"
+    return tuple(c for c in step.ends if c.kind != ignored)
+
+
+def _empty() -> np.ndarray:
+    return np.empty(0, dtype=SAMPLE_DTYPE)

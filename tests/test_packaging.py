@@ -1,0 +1,89 @@
+"""The wheel works without the source tree: a fresh venv, `pip install <wheel>`, run elsewhere."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(REPO)],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    (built,) = out.glob("cyclerctl-*.whl")
+    return built
+
+
+def test_wheel_installs_only_the_cyclerctl_package_with_library_and_migrations(wheel: Path) -> None:
+    names = zipfile.ZipFile(wheel).namelist()
+    top = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
+    assert top == {"cyclerctl"}
+    assert "cyclerctl/drivers/base.py" in names
+    assert "cyclerctl/drivers/sim/__init__.py" in names
+    assert "cyclerctl/library/ncm622-cycling.toml" in names
+    assert "cyclerctl/library/cells/ncm622-coin.toml" in names
+    assert "cyclerctl/migrations/env.py" in names
+    assert any(n.startswith("cyclerctl/migrations/versions/") for n in names)
+
+
+@pytest.mark.slow
+def test_installed_wheel_runs_from_outside_the_source_tree(wheel: Path, tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    pip = venv / "bin" / "pip"
+    subprocess.run(
+        [str(pip), "install", "-q", str(wheel)], check=True, timeout=900, capture_output=True
+    )
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    cli = str(venv / "bin" / "cyclerctl")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([cli, *args], cwd=work, capture_output=True, text=True, timeout=600)
+
+    validated = run("validate", "ncm622-cycling", "--cell", "ncm622-coin")
+    assert validated.returncode == 0, validated.stderr
+    planned = run("plan", "ncm622-cycling", "--cell", "ncm622-coin", "--set", "cycles=3", "--json")
+    assert planned.returncode == 0, planned.stderr
+    assert json.loads(planned.stdout)["estimated_duration_s"] > 0
+    done = run(
+        "run",
+        "ncm622-cycling",
+        "--cell",
+        "ncm622-coin",
+        "--set",
+        "cycles=2",
+        "--set",
+        "formation_cycles=1",
+        "--db",
+        "sqlite:///runs.db",
+        "--json",
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["run"]["status"] == "completed"
+    assert (work / "runs.db").is_file()
+    # the package imports from the venv, not from a source tree
+    where = subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "import cyclerctl.drivers.sim, cyclerctl; print(cyclerctl.__file__)",
+        ],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert str(venv) in where.stdout
