@@ -30,6 +30,11 @@ from .model import CellModel, FloatArray, Trajectory
 CURRENT_MAX_A = 0.1
 VOLTAGE_RANGE_V = (0.0, 5.0)
 STEP_KINDS = frozenset({"rest", "cc", "cv", "cccv"})
+ALL_CONDITIONS: frozenset[str] = frozenset(get_args(ConditionKind))
+#: Standing in for a host-sequenced instrument, a read returns at most this many points: the
+#: cell lives on past the point where the host ends a step only for one such poll, as a real
+#: polled instrument does, not for a whole virtual-time block.
+HOST_POLL_POINTS = 10
 BLOCK_S = 3600.0
 MAX_POINTS = 4096
 #: A CV hold usually ends within minutes: simulate it in growing pieces, not whole hours.
@@ -83,6 +88,7 @@ class SimChannel:
         clock: Callable[[], float] = time.monotonic,
         block_s: float = BLOCK_S,
         max_points: int = MAX_POINTS,
+        native_end_conditions: frozenset[str] | None = None,
     ) -> None:
         if not sample_interval_s > 0 or not speed > 0 or not block_s > 0 or max_points < 1:
             raise ValueError("sample interval, speed and block size must be > 0")
@@ -94,12 +100,17 @@ class SimChannel:
         self._speed = speed
         self._clock = clock
         self._block_s = block_s
-        self._max_points = max_points
+        host_sequenced = native_end_conditions is not None and not (
+            ALL_CONDITIONS <= native_end_conditions
+        )
+        self._max_points = min(max_points, HOST_POLL_POINTS) if host_sequenced else max_points
         self._capabilities = Capabilities(
             voltage_range_V=VOLTAGE_RANGE_V,
             current_max_A=CURRENT_MAX_A,
             step_kinds=STEP_KINDS,
-            native_end_conditions=frozenset(get_args(ConditionKind)),
+            native_end_conditions=ALL_CONDITIONS
+            if native_end_conditions is None
+            else native_end_conditions & ALL_CONDITIONS,
             virtual_time=not realtime,
         )
         self._run: _StepRun | None = None
@@ -133,7 +144,9 @@ class SimChannel:
                 pass
         self._rest_while_idle()
         mode, setpoint, switch_V = self._control(step)
-        ends = _conditions(step)
+        # conditions the channel is not to end on itself are left to the host (the engine)
+        native = self._capabilities.native_end_conditions
+        ends = tuple(c for c in _conditions(step) if c.kind in native)
         self._run = _StepRun(
             step=step,
             watch=StepWatch(ends, progress.elapsed_s),

@@ -21,6 +21,10 @@ class SimInstrument:
     ``seed`` overrides every cell's own ``[sim] seed``; either way channel i draws its noise
     from ``default_rng([seed, i])``, so the same seed gives the same points, and two
     channels with the same cell file still show different noise.
+
+    ``native_end_conditions`` limits the conditions the channels end steps on themselves,
+    so the simulator can stand in for a host-sequenced instrument (an SMU): the engine then
+    evaluates the rest on the streamed samples. By default the channels end on all of them.
     """
 
     def __init__(
@@ -32,6 +36,7 @@ class SimInstrument:
         realtime: bool = False,
         speed: float = 1.0,
         name: str = "sim",
+        native_end_conditions: frozenset[str] | None = None,
     ) -> None:
         if seed is not None and seed < 0:
             raise ValueError(f"seed must be a whole number ≥ 0, not {seed}")
@@ -47,6 +52,7 @@ class SimInstrument:
                     sample_interval_s=sample_interval_s,
                     realtime=realtime,
                     speed=speed,
+                    native_end_conditions=native_end_conditions,
                 )
             )
         self._channels = tuple(channels)
