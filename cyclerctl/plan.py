@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-StepKind = Literal["rest", "cc", "cv", "cccv", "eis", "sweep"]
+StepKind = Literal["rest", "cc", "cv", "cccv", "eis", "sweep", "chamber"]
 ConditionKind = Literal[
     "voltage_above",
     "voltage_below",
@@ -29,6 +29,10 @@ ConditionKind = Literal[
 ]
 
 #: The end reason recorded when a condition of this kind ends a step.
+#: End reasons after which the run cannot go on: the cell is shorted, or the chamber never
+#: reached the temperature the next measurement needs. The run ends with this reason.
+RUN_ENDING_REASONS = frozenset({"short", "timeout:chamber"})
+
 END_REASON: dict[str, str] = {
     "voltage_above": "limit:voltage",
     "voltage_below": "limit:voltage",
@@ -61,6 +65,10 @@ def _bind_value(value: Value | None, variables: Mapping[str, float]) -> float | 
     if isinstance(value, Ref):
         return value.resolve(variables)
     return value
+
+
+def _bind_required(value: Value, variables: Mapping[str, float]) -> float:
+    return value.resolve(variables) if isinstance(value, Ref) else value
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +125,22 @@ class SweepSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ChamberSettings:
+    """Set a temperature chamber and wait until it is stable there.
+
+    Stable: the chamber's temperature stays within ``tolerance_K`` of the set point for
+    ``soak_s``. ``timeout_s`` after the step starts without that, the step ends with reason
+    ``timeout:chamber`` and the run stops (a measurement at the wrong temperature is worse
+    than none). The channel rests at open circuit meanwhile.
+    """
+
+    setpoint_K: Value
+    tolerance_K: float = 0.5
+    soak_s: float = 1800.0
+    timeout_s: float = 4 * 3600.0
+
+
+@dataclass(frozen=True, slots=True)
 class Step:
     index: int  # position in Plan.steps; stable across loop iterations (checkpoints use it)
     name: str
@@ -127,14 +151,18 @@ class Step:
     voltage_V: Value | None = None  # cv, cccv: the held voltage
     eis: EisSettings | None = None
     sweep: SweepSettings | None = None
+    chamber: ChamberSettings | None = None
     resumable: bool = True  # False: after a crash the run ends `interrupted` in this step
     c_rate: float | None = None  # for display: |I| / nominal capacity, in 1/h
     line: int | None = None  # line of the step in the protocol file, for messages
 
     @property
     def is_bound(self) -> bool:
-        return not isinstance(self.current_A, Ref) and not isinstance(self.voltage_V, Ref) and all(
-            not isinstance(c.value, Ref) for c in self.ends
+        return (
+            not isinstance(self.current_A, Ref)
+            and not isinstance(self.voltage_V, Ref)
+            and (self.chamber is None or not isinstance(self.chamber.setpoint_K, Ref))
+            and all(not isinstance(c.value, Ref) for c in self.ends)
         )
 
     def bind(self, variables: Mapping[str, float]) -> Step:
@@ -146,6 +174,11 @@ class Step:
             current_A=_bind_value(self.current_A, variables),
             voltage_V=_bind_value(self.voltage_V, variables),
             ends=tuple(c.bind(variables) for c in self.ends),
+            chamber=None
+            if self.chamber is None
+            else dataclasses.replace(
+                self.chamber, setpoint_K=_bind_required(self.chamber.setpoint_K, variables)
+            ),
         )
 
     def condition(self, kind: ConditionKind) -> EndCondition | None:

@@ -103,6 +103,30 @@ class Channel(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class ChamberReading:
+    temperature_K: float  # measured (NaN when the sensor gives nothing)
+    setpoint_K: float | None  # the set point in force, None when the controller is off
+
+
+@runtime_checkable
+class Chamber(Protocol):
+    """A temperature chamber the cells sit in (ESPEC-, Binder-, Eurotherm-style controller).
+
+    The engine sets it for ``chamber`` steps and judges stability on its readings; a
+    simulated chamber follows the same virtual clock as the simulated channels.
+    """
+
+    @property
+    def identity(self) -> Identity: ...
+
+    def set_temperature(self, setpoint_K: float) -> None: ...
+
+    def read(self) -> ChamberReading: ...
+
+    def close(self) -> None: ...
+
+
 @runtime_checkable
 class Instrument(Protocol):
     @property
