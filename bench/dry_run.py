@@ -21,7 +21,7 @@ from cyclerctl.store import Store
 
 def simulator_only(plan: Plan) -> tuple[float, int]:
     """Wall seconds and raw points for the simulator alone running every step of the plan."""
-    instrument = open_simulator([plan.cell])
+    instrument = open_simulator([plan.cell]).instrument
     channel = instrument.channels[0]
     points = 0
     start = time.perf_counter()
@@ -39,7 +39,7 @@ def simulator_only(plan: Plan) -> tuple[float, int]:
 
 def full_run(plan: Plan, directory: Path) -> tuple[float, int, dict[str, float | None]]:
     store = Store.open(f"sqlite:///{directory / 'bench.db'}")
-    instrument = open_simulator([plan.cell])
+    instrument = open_simulator([plan.cell]).instrument
     start = time.perf_counter()
     report = execute_run(
         store,

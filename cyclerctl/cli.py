@@ -130,6 +130,11 @@ def _parser() -> argparse.ArgumentParser:
     db_arg(c)
     c.add_argument("--json", action="store_true")
 
+    c = command("analyze", _cmd_analyze, "recompute a run's results from its stored data")
+    c.add_argument("run", help="run id or GUID")
+    db_arg(c)
+    c.add_argument("--json", action="store_true")
+
     c = command("db", _cmd_db, "database maintenance")
     c.add_argument("action", choices=["upgrade"], help="upgrade: apply migrations")
     db_arg(c)
@@ -224,19 +229,26 @@ def _cmd_plan(args: argparse.Namespace, config: Config) -> int:
 def _cmd_run(args: argparse.Namespace, config: Config) -> int:
     from cyclerctl.engine.compat import misfits
     from cyclerctl.engine.session import EXIT_CODE, execute_run
-    from cyclerctl.instruments import open_simulator
+    from cyclerctl.instruments import needs_chamber, open_simulator
     from cyclerctl.progress import Progress
 
     plan = _load(args)  # every input error surfaces here, before the database is touched
     if args.speed is not None and args.speed <= 0:
         raise BadInput(f"--speed: must be > 0, got {args.speed}")
     realtime = args.realtime or args.speed is not None
-    instrument = open_simulator(
-        [plan.cell], seed=args.seed, realtime=realtime, speed=args.speed or 1.0
+    setup = open_simulator(
+        [plan.cell],
+        seed=args.seed,
+        realtime=realtime,
+        speed=args.speed or 1.0,
+        chamber=needs_chamber(plan),
     )
+    instrument = setup.instrument
     try:
         channel = instrument.channels[0]
-        problems = misfits(plan, channel.capabilities, channel.name)
+        problems = misfits(
+            plan, channel.capabilities, channel.name, has_chamber=setup.chamber is not None
+        )
         if problems:
             raise BadInput("\n".join(f"{plan.protocol_source}: {p}" for p in problems))
         store = _open_store(args.db, config)
@@ -247,6 +259,7 @@ def _cmd_run(args: argparse.Namespace, config: Config) -> int:
                 plan,
                 channel,
                 instrument=instrument.identity.as_dict(),
+                chamber=setup.chamber,
                 operator=default_operator(args.operator, config),
                 on_step_end=progress.step_ended,
                 on_start=progress.started,
@@ -255,7 +268,7 @@ def _cmd_run(args: argparse.Namespace, config: Config) -> int:
         finally:
             store.close()
     finally:
-        instrument.close()
+        setup.close()
     if args.json:
         _print_json(_run_json(report.run, results))
     else:
@@ -296,6 +309,26 @@ def _cmd_show(args: argparse.Namespace, config: Config) -> int:
         _print_json(_run_json(run, results))
     else:
         print(format_run(run, results, steps, events))
+    return 0
+
+
+def _cmd_analyze(args: argparse.Namespace, config: Config) -> int:
+    from cyclerctl.progress import format_results
+    from cyclerctl.reanalysis import reanalyse
+
+    store = _open_store(args.db, config)
+    try:
+        run = _find_run(store, args.run)
+        analysis = reanalyse(store, run.id)
+        results = store.results(run.id)
+    finally:
+        store.close()
+    if args.json:
+        _print_json(_run_json(run, results))
+    else:
+        print(f"run {run.id}: {analysis.version}")
+        for line in format_results(results):
+            print(line)
     return 0
 
 

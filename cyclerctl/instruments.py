@@ -6,10 +6,29 @@ lazily, so a missing optional dependency of one driver never breaks the others.
 
 from __future__ import annotations
 
-from cyclerctl.drivers.base import Instrument
-from cyclerctl.plan import CellSummary
+from dataclasses import dataclass
+
+from cyclerctl.drivers.base import Chamber, Instrument
+from cyclerctl.plan import CellSummary, Plan
 
 DRIVERS = ("sim",)
+
+
+@dataclass(frozen=True, slots=True)
+class Setup:
+    """What a run drives: an instrument, and the chamber its cells sit in (if any)."""
+
+    instrument: Instrument
+    chamber: Chamber | None = None
+
+    def close(self) -> None:
+        if self.chamber is not None:
+            self.chamber.close()
+        self.instrument.close()
+
+
+def needs_chamber(plan: Plan) -> bool:
+    return any(step.kind == "chamber" for step in plan.steps)
 
 
 def open_simulator(
@@ -19,9 +38,14 @@ def open_simulator(
     realtime: bool = False,
     speed: float = 1.0,
     name: str = "sim",
-) -> Instrument:
+    chamber: bool = False,
+) -> Setup:
+    """The simulated instrument; with ``chamber`` a simulated chamber shares its clock
+    (its parameters from the cell file's ``[sim.chamber]`` table when there is one)."""
     from cyclerctl.drivers.sim import SimInstrument
 
-    instrument = SimInstrument(cells, seed=seed, realtime=realtime, speed=speed, name=name)
+    instrument = SimInstrument(
+        cells, seed=seed, realtime=realtime, speed=speed, name=name, chamber=chamber or None
+    )
     instrument.connect()
-    return instrument
+    return Setup(instrument, instrument.chamber)

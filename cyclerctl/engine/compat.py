@@ -8,13 +8,19 @@ from cyclerctl.drivers.base import Capabilities
 from cyclerctl.plan import Loop, Node, Plan, Ref, Step
 
 
-def misfits(plan: Plan, capabilities: Capabilities, channel: str) -> list[str]:
+def misfits(
+    plan: Plan, capabilities: Capabilities, channel: str, *, has_chamber: bool = False
+) -> list[str]:
     """What in the plan this channel cannot do, one message each (empty: it fits)."""
     problems: list[str] = []
     low, high = capabilities.voltage_range_V
     i_max = capabilities.current_max_A
     for step, currents in _currents(plan.body):
         where = f"step {step.index + 1} ({step.name})"
+        if step.kind == "chamber":
+            if not has_chamber:
+                problems.append(f"{where}: needs a temperature chamber, and none is set up")
+            continue
         if step.kind not in capabilities.step_kinds:
             kinds = ", ".join(sorted(capabilities.step_kinds))
             problems.append(f"{where}: {channel} cannot run {step.kind!r} steps (it runs {kinds})")

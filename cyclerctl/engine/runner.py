@@ -14,6 +14,7 @@ same batch as the samples it covers.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -22,13 +23,27 @@ from typing import Protocol
 
 import numpy as np
 
-from cyclerctl.drivers.base import Channel, StepProgress
+from cyclerctl.drivers.base import Chamber, Channel, StepProgress
+from cyclerctl.engine.chamber import STABLE, TIMEOUT, StabilityWatch
 from cyclerctl.engine.conditions import HostConditions
 from cyclerctl.engine.program import Position, positions
 from cyclerctl.engine.recording import Recorder
 from cyclerctl.engine.safety import SafetyMonitor, combine
-from cyclerctl.plan import Plan, RecordCriteria, SafetyLimit, Step
-from cyclerctl.store import SAMPLE_ROW_DTYPE, Checkpoint, EventRecord, StepRecord
+from cyclerctl.plan import (
+    RUN_ENDING_REASONS,
+    EndCondition,
+    Plan,
+    RecordCriteria,
+    SafetyLimit,
+    Step,
+)
+from cyclerctl.store import (
+    IMPEDANCE_ROW_DTYPE,
+    SAMPLE_ROW_DTYPE,
+    Checkpoint,
+    EventRecord,
+    StepRecord,
+)
 
 C_PER_AH = 3600.0
 J_PER_WH = 3600.0
@@ -38,6 +53,7 @@ class RunSink(Protocol):
     """Where a running channel's data goes (the store's RunWriter in production)."""
 
     def append_samples(self, block: np.ndarray) -> None: ...
+    def append_impedance(self, block: np.ndarray) -> None: ...
     def step_started(self, record: StepRecord) -> None: ...
     def step_ended(self, record: StepRecord) -> None: ...
     def event(self, record: EventRecord) -> None: ...
@@ -95,6 +111,7 @@ class ChannelRunner:
     channel: Channel
     sink: RunSink
     hard_limits: tuple[SafetyLimit, ...] = ()
+    chamber: Chamber | None = None
     stop_request: threading.Event = field(default_factory=threading.Event)
     poll_interval_s: float = 0.5
     checkpoint_interval_s: float = 2.0
@@ -106,6 +123,7 @@ class ChannelRunner:
         self.limits = combine(self.hard_limits, self.plan.safety)
         self.safety = SafetyMonitor(self.limits)
         self.seq = 0
+        self.impedance_seq = 0
         self.run_time_s = 0.0
         self.steps_run = 0
 
@@ -117,6 +135,11 @@ class ChannelRunner:
             end = self._run_step(position)
             if end.run_status is not None:
                 return self._outcome(end.run_status, end.reason)
+            if end.reason in RUN_ENDING_REASONS:
+                # a shorted cell, or a chamber that never reached the temperature: the run
+                # cannot go on. A short is what some protocols run for (CCD): completed.
+                status = "completed" if end.reason == "short" else "failed"
+                return self._outcome(status, end.reason)
         return self._outcome("completed", "completed")
 
     def _outcome(self, status: str, reason: str | None) -> RunOutcome:
@@ -125,14 +148,28 @@ class ChannelRunner:
     def _run_step(self, position: Position) -> _StepEnd:
         step = position.step
         native = self.channel.capabilities.native_end_conditions
-        host = HostConditions(tuple(c for c in step.ends if c.kind not in native))
+        stability: StabilityWatch | None = None
+        channel_step = step
+        if step.chamber is not None:
+            # the channel rests at open circuit while the chamber settles; the step ends
+            # when the temperature is stable, or on the timeout
+            if self.chamber is None:
+                raise RuntimeError(
+                    f"step {step.name!r} needs a temperature chamber; none is set up"
+                )
+            stability = StabilityWatch(step.chamber)
+            self.chamber.set_temperature(stability.setpoint_K)
+            channel_step = dataclasses.replace(
+                step, kind="rest", ends=(EndCondition("time", step.chamber.timeout_s),)
+            )
+        host = HostConditions(tuple(c for c in channel_step.ends if c.kind not in native))
         recorder = Recorder(_criteria(step, self.plan))
         tally = StepTally()
         t_start = self.run_time_s
         self.safety.reset()
         self.steps_run += 1
         self.sink.step_started(self._step_record(position, t_start, tally, None))
-        self.channel.start_step(step, StepProgress())
+        self.channel.start_step(channel_step, StepProgress())
         virtual = self.channel.capabilities.virtual_time
         last_checkpoint = self.clock()
         last_data = self.clock()
@@ -153,9 +190,17 @@ class ChannelRunner:
             samples = self.channel.read()
             block = samples.points
             now = self.clock()
+            if samples.impedance is not None and len(samples.impedance):
+                self._store_impedance(position, t_start, samples.impedance)
             if len(block):
                 last_data, silence_reported = now, False
+                if stability is not None:
+                    block = self._with_chamber_temperature(block)
                 block, found = self._screen(position, block, host)
+                if stability is not None and found is None:
+                    hit = stability.first_stable(block["t"], block["T"])
+                    if hit is not None:
+                        block, found = block[: hit + 1], _StepEnd(STABLE)
                 if found is not None and end is None:
                     end = found
                 self._store(
@@ -175,7 +220,8 @@ class ChannelRunner:
                     f"no data from {self.channel.name} for {now - last_data:.1f} s",
                 )
             if end is None and samples.ended:
-                end = _StepEnd(samples.end_reason or "instrument")
+                reason = samples.end_reason or "instrument"
+                end = _StepEnd(TIMEOUT if stability is not None and reason == "time" else reason)
             if end is not None and not samples.ended and end.reason != "operator":
                 # the host ended the step (safety, a host condition): stop the instrument now;
                 # points it measured after the end point are not part of this step
@@ -187,6 +233,16 @@ class ChannelRunner:
                 if not virtual:
                     time.sleep(self.poll_interval_s)
         self.run_time_s = t_start + tally.elapsed_s
+        if end.reason == TIMEOUT and step.chamber is not None and stability is not None:
+            self._event(
+                position,
+                "chamber",
+                "alarm",
+                f"chamber not stable within ±{step.chamber.tolerance_K:g} K of "
+                f"{stability.setpoint_K - 273.15:.1f} °C after "
+                f"{step.chamber.timeout_s / 3600:g} h",
+                t=self.run_time_s,
+            )
         if end.reason == "short":
             self._event(
                 position,
@@ -254,6 +310,24 @@ class ChannelRunner:
         tally.last_seq = self.seq
         self.sink.append_samples(rows)
 
+    def _with_chamber_temperature(self, block: np.ndarray) -> np.ndarray:
+        """Fill the T column from the chamber where the instrument measured none."""
+        missing = np.isnan(block["T"])
+        if missing.any() and self.chamber is not None:
+            block = block.copy()
+            block["T"][missing] = self.chamber.read().temperature_K
+        return block
+
+    def _store_impedance(self, position: Position, t_start: float, points: np.ndarray) -> None:
+        rows = np.empty(len(points), dtype=IMPEDANCE_ROW_DTYPE)
+        rows["seq"] = np.arange(self.impedance_seq + 1, self.impedance_seq + 1 + len(points))
+        rows["step"] = position.ordinal
+        for name in ("f", "Zre", "Zim", "V_dc", "T"):
+            rows[name] = points[name]
+        rows["t"] = t_start + points["t"]
+        self.impedance_seq += len(points)
+        self.sink.append_impedance(rows)
+
     # -- records -------------------------------------------------------------------------
 
     def _step_record(
@@ -288,7 +362,7 @@ class ChannelRunner:
             step_charge_C=tally.last_Q,
             step_t_start=t_start,
             last_seq=self.seq,
-            last_impedance_seq=0,
+            last_impedance_seq=self.impedance_seq,
         )
 
     def _event(

@@ -13,11 +13,11 @@ import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from cyclerctl.analysis import analyse
-from cyclerctl.drivers.base import Channel
+from cyclerctl.drivers.base import Chamber, Channel
 from cyclerctl.engine.program import Position
 from cyclerctl.engine.runner import ChannelRunner, RunOutcome
 from cyclerctl.plan import Plan, SafetyLimit
+from cyclerctl.reanalysis import reanalyse
 from cyclerctl.store import EventRecord, RunInfo, StepRecord, Store
 
 #: Exit codes of `cyclerctl run` by final status (2 is bad input, decided before a run exists).
@@ -38,6 +38,7 @@ def execute_run(
     instrument: Mapping[str, str],
     operator: str,
     hard_limits: tuple[SafetyLimit, ...] = (),
+    chamber: Chamber | None = None,
     stop_request: threading.Event | None = None,
     on_step_end: Callable[[Position, StepRecord], None] | None = None,
     on_start: Callable[[RunInfo], None] | None = None,
@@ -51,6 +52,7 @@ def execute_run(
         channel,
         writer,
         hard_limits=hard_limits,
+        chamber=chamber,
         stop_request=stop_request or threading.Event(),
         on_step_end=on_step_end,
     )
@@ -83,9 +85,19 @@ def execute_run(
         )
     finally:
         writer.close()
-    results = analyse(plan.analysis, store.steps(run.id), plan.cell)
-    if results.results:
-        store.save_results(run.id, results.results, analysis_version=results.version)
+    try:
+        reanalyse(store, run.id, end_reason=outcome.end_reason)
+    except Exception as exc:  # a result that cannot be computed must not lose the run
+        store.add_event(
+            run.id,
+            EventRecord(
+                t=runner.run_time_s,
+                kind="error",
+                severity="warning",
+                message=f"analysis failed: {type(exc).__name__}: {exc}",
+                data={"traceback": traceback.format_exc(limit=8)},
+            ),
+        )
     store.set_status(run.id, outcome.status, end_reason=outcome.end_reason)
     final = store.get_run(run.id)
     assert final is not None

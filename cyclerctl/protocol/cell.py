@@ -38,7 +38,9 @@ class CellFile(Strict):
     nominal_capacity: str | None = Field(
         None, description="the capacity that defines 1C ('2 mAh' or '1.5 mAh/cm^2')"
     )
-    thickness: str | None = Field(None, description="electrode thickness ('50 um')")
+    thickness: str | None = Field(
+        None, description="electrolyte (membrane) thickness between the electrodes ('100 um')"
+    )
     sim: dict[str, Any] = Field(default_factory=dict, description="simulator settings, as is")
 
 

@@ -18,8 +18,22 @@ def number(x: float, digits: int = 4) -> str:
     text = f"{x:.{digits}g}"
     if "e" in text and 1e-6 <= abs(x) < 1e6:
         decimals = max(0, digits - 1 - math.floor(math.log10(abs(x))))
-        text = f"{x:.{decimals}f}".rstrip("0").rstrip(".")
+        text = f"{x:.{decimals}f}"
+        if "." in text:
+            text = text.rstrip("0").rstrip(".")
     return text
+
+
+def frequency(f_Hz: float) -> str:
+    """100 kHz, 1 Hz, 0.1 Hz: the prefix a lab writes on a spectrum."""
+    for scale, unit in ((1e6, "MHz"), (1e3, "kHz")):
+        if f_Hz >= scale:
+            return f"{number(f_Hz / scale)} {unit}"
+    return f"{number(f_Hz)} Hz"
+
+
+def celsius(kelvin: float) -> str:
+    return f"{number(kelvin - 273.15, 4)} °C"
 
 
 def volts(v: float) -> str:
@@ -82,10 +96,9 @@ def current_columns(value: Value | None, cell: CellSummary, ranges: Ranges) -> t
         values = [value.factor * v for v in ranges.get(value.variable, ())]
         if not values:
             return f"{{{value.variable}}}", "", ""
-        in_mA = f"{number(values[0] * 1e3)}…{number(values[-1] * 1e3)}"
-        per_cm2 = (
-            f"{number(values[0] / cell.area_m2 * 0.1)}…{number(values[-1] / cell.area_m2 * 0.1)}"
-        )
+        low, high = min(values, key=abs), max(values, key=abs)
+        in_mA = f"{number(low * 1e3)}…{number(high * 1e3)}"
+        per_cm2 = f"{number(low / cell.area_m2 * 0.1)}…{number(high / cell.area_m2 * 0.1)}"
         return in_mA, per_cm2, ""
     capacity = cell.nominal_capacity_Ah
     rate = c_rate(abs(value) / capacity) if capacity else ""
@@ -110,7 +123,7 @@ def ref(value: Ref, ranges: Ranges, show: Callable[[float], str], unit: str) -> 
     if not values:
         return f"{{{value.variable}}} × {number(value.factor)}"
     bound = [value.factor * v for v in values]
-    return f"{{{value.variable}}} ({show(bound[0])}…{show(bound[-1])} {unit})"
+    return f"{{{value.variable}}} ({show(min(bound))}…{show(max(bound))} {unit})"
 
 
 def condition(end: EndCondition, cell: CellSummary, ranges: Ranges) -> str:

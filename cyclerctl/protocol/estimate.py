@@ -26,6 +26,13 @@ from cyclerctl.plan import Loop, Node, Plan, Step
 FALLBACK_S = 3600.0
 
 
+#: A sweep "from OCV" is counted from this potential (a Li-metal cell's typical OCV): the
+#: real OCV is only known when the cell is on the channel.
+TYPICAL_OCV_V = 3.0
+#: A chamber step: the approach to a new set point (about 3 time constants of a lab oven).
+CHAMBER_APPROACH_S = 1800.0
+
+
 def estimate_duration_s(plan: Plan) -> float:
     return _nodes(plan.body, {}, plan.cell.nominal_capacity_Ah)
 
@@ -64,11 +71,14 @@ def step_duration_s(step: Step, capacity_Ah: float | None) -> float:
     elif step.kind == "sweep" and step.sweep is not None:
         sweep = step.sweep
         path = [
-            sweep.start_V if sweep.start_V is not None else sweep.vertices_V[0],
+            sweep.start_V if sweep.start_V is not None else TYPICAL_OCV_V,
             *sweep.vertices_V,
         ]
         travel = sum(abs(b - a) for a, b in itertools.pairwise(path))
         duration = travel / sweep.scan_rate_V_s * sweep.cycles
+    elif step.kind == "chamber" and step.chamber is not None:
+        # reaching the set point takes a few chamber time constants, then the soak
+        duration = min(CHAMBER_APPROACH_S + step.chamber.soak_s, step.chamber.timeout_s)
     if duration is None:
         return FALLBACK_S if cap is None else cap
     return duration if cap is None else min(duration, cap)

@@ -146,12 +146,26 @@ class SweepStep(StepFields):
 
 
 class LoopVariable(Strict):
-    """A ramp: the variable takes start, start + step, … up to stop (inclusive)."""
+    """A ramp: the variable takes start, start + step, … up to stop (inclusive); or a list:
+    the variable takes each of ``values`` in turn (e.g. temperatures, C-rates)."""
 
     name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    start: Quantity
-    step: Quantity
-    stop: Quantity
+    start: Quantity | None = None
+    step: Quantity | None = None
+    stop: Quantity | None = None
+    values: list[Quantity] | Quantity | None = Field(
+        None, description="a list of quantities, or '{name}' of a list parameter"
+    )
+
+
+class ChamberStep(StepFields):
+    """Set the temperature chamber and wait until it holds the set point."""
+
+    type: Literal["chamber"]
+    temperature: Quantity = Field(description="the set point ('60 degC', '333.15 K')")
+    tolerance: Quantity = Field("0.5 K", description="a temperature difference in K")
+    soak: Duration = Field("30 min", description="stable this long within tolerance")
+    timeout: Duration = Field("4 h", description="not stable by then: the run stops")
 
 
 class LoopStep(Strict):
@@ -166,13 +180,13 @@ class LoopStep(Strict):
 
 
 AnyStep = Annotated[
-    RestStep | CcStep | CvStep | CccvStep | EisStep | SweepStep | LoopStep,
+    RestStep | CcStep | CvStep | CccvStep | EisStep | SweepStep | ChamberStep | LoopStep,
     Field(discriminator="type"),
 ]
 LoopStep.model_rebuild()
 
 #: The step types a protocol may use, for messages.
-STEP_TYPES = ("rest", "ocv", "cc", "cv", "cccv", "eis", "sweep", "loop")
+STEP_TYPES = ("rest", "ocv", "cc", "cv", "cccv", "eis", "sweep", "chamber", "loop")
 
 
 class ProtocolFile(Strict):

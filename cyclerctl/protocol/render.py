@@ -110,8 +110,20 @@ def _step_details(step: Step, plan: Plan, ranges: Ranges) -> list[str]:
         amplitude = f"{display.number(eis.amplitude * 1e3)} {unit}"
         bias = "OCV" if eis.bias_V is None else display.volts(eis.bias_V)
         out.append(
-            f"{eis.mode} {display.number(eis.f_start_Hz)}→{display.number(eis.f_stop_Hz)} Hz, "
+            f"{eis.mode} {display.frequency(eis.f_start_Hz)} → {display.frequency(eis.f_stop_Hz)}, "
             f"{amplitude}, {eis.points_per_decade}/decade × {eis.averages}, bias {bias}"
+        )
+    if step.chamber is not None:
+        chamber = step.chamber
+        setpoint = chamber.setpoint_K
+        shown = (
+            display.celsius(setpoint)
+            if isinstance(setpoint, float)
+            else display.ref(setpoint, ranges, display.celsius, "").replace(" )", ")")
+        )
+        out.append(
+            f"chamber to {shown}, stable ±{display.number(chamber.tolerance_K)} K for "
+            f"{display.duration(chamber.soak_s)} (timeout {display.duration(chamber.timeout_s)})"
         )
     if step.sweep is not None:
         sweep = step.sweep

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 
 from cyclerctl.plan import (
     CellSummary,
+    ChamberSettings,
     EisSettings,
     EndCondition,
     Loop,
@@ -22,6 +23,7 @@ from .model import (
     AnyStep,
     CccvStep,
     CcStep,
+    ChamberStep,
     CvStep,
     EisStep,
     LoopStep,
@@ -37,7 +39,18 @@ from .units import CHARGE_KINDS, CURRENT_KINDS
 from .values import RampVariable, ValueReader
 
 #: Kinds a loop variable may ramp (each converts to its fields' SI unit by a factor).
-RAMP_KINDS = ("current_density", "current", "c_rate", "voltage", "time", "charge", "areal_charge")
+RAMP_KINDS = (
+    "current_density",
+    "current",
+    "c_rate",
+    "voltage",
+    "time",
+    "charge",
+    "areal_charge",
+    "temperature",
+)
+#: Above this a chamber tolerance is surely a temperature written in degC, not a difference.
+MAX_TOLERANCE_K = 20.0
 MAX_RAMP_VALUES = 100_000
 DVDT_WINDOW_S = 60.0  # dv/dt is judged over this window unless the file gives one
 SHORT_FRACTION, SHORT_WINDOW_S = 0.2, 1.0
@@ -140,6 +153,19 @@ class StepCompiler(ValueReader):
                 (*path, "name"), f"'{spec.name}' is already a parameter or an outer loop variable"
             )
             return None
+        if spec.values is not None:
+            if any(v is not None for v in (spec.start, spec.step, spec.stop)):
+                self.sink.add(path, "give either values, or start, step and stop; not both")
+                return None
+            return self.listed(spec, path)
+        missing = [k for k in ("start", "step", "stop") if getattr(spec, k) is None]
+        if missing:
+            self.sink.add(
+                (*path, missing[0]),
+                "a loop variable needs start, step and stop, or a list of values",
+            )
+            return None
+        assert spec.start is not None and spec.step is not None and spec.stop is not None
         start_use = self.use(spec.start, (*path, "start"))
         start = None if start_use is None else self.parse(start_use, (*path, "start"), RAMP_KINDS)
         if start is None:
@@ -170,6 +196,38 @@ class StepCompiler(ValueReader):
             return None
         return RampVariable(spec.name, kind, tuple(first + k * step for k in range(count)))
 
+    def listed(self, spec: LoopVariable, path: KeyPath) -> RampVariable | None:
+        """A loop variable over a list: literal quantities or a list parameter."""
+        at: KeyPath = (*path, "values")
+        texts: list[tuple[str, KeyPath]] = []
+        if isinstance(spec.values, list):
+            texts = [(text, (*at, i)) for i, text in enumerate(spec.values)]
+        else:
+            assert spec.values is not None
+            use = self.use(spec.values, at)
+            if use is None:
+                return None
+            if not isinstance(use.value, list):
+                self.sink.add(
+                    at, f"expected a list of values or a list parameter, got {spec.values!r}"
+                )
+                return None
+            texts = [(str(text), at) for text in use.value]
+        if not texts:
+            self.sink.add(at, "the list of values is empty")
+            return None
+        kind: str | None = None
+        values: list[float] = []
+        for text, where in texts:
+            use = self.use(text, where)
+            got = None if use is None else self.parse(use, where, (kind,) if kind else RAMP_KINDS)
+            if got is None:
+                return None
+            kind = got[0]
+            values.append(got[1])
+        assert kind is not None
+        return RampVariable(spec.name, kind, tuple(values))
+
     def step(self, model: AnyStep, path: KeyPath) -> Step | None:
         assert not isinstance(model, LoopStep)
         kind = "rest" if model.type in ("rest", "ocv") else model.type
@@ -182,6 +240,7 @@ class StepCompiler(ValueReader):
             )
         if isinstance(model, CvStep | CccvStep):
             voltage = self.quantity(model.voltage, (*path, "voltage"), ("voltage",))
+        chamber = self.chamber(model, path) if isinstance(model, ChamberStep) else None
         ends = self.conditions(model.until, (*path, "until"))
         no_condition = model.until is None or not model.until.model_fields_set
         if kind in ("rest", "cc", "cv", "cccv") and no_condition:
@@ -208,6 +267,7 @@ class StepCompiler(ValueReader):
             voltage_V=voltage,
             eis=self.eis(model, path) if isinstance(model, EisStep) else None,
             sweep=self.sweep(model, path) if isinstance(model, SweepStep) else None,
+            chamber=chamber,
             resumable=model.resumable,
             c_rate=abs(current) / capacity if isinstance(current, float) and capacity else None,
             line=self.sink.line_of(path),
@@ -261,6 +321,28 @@ class StepCompiler(ValueReader):
             if value is not None:
                 ends.append(EndCondition(key, value, window))  # type: ignore[arg-type]
         return tuple(ends)
+
+    def chamber(self, model: ChamberStep, path: KeyPath) -> ChamberSettings | None:
+        setpoint = self.quantity(model.temperature, (*path, "temperature"), ("temperature",))
+        tolerance = self.number(
+            model.tolerance, (*path, "tolerance"), ("temperature",), positive=True
+        )
+        if tolerance is not None and tolerance > MAX_TOLERANCE_K:
+            self.sink.add(
+                (*path, "tolerance"),
+                f"a tolerance is a temperature difference; write it in K, e.g. '0.5 K' "
+                f"(got {model.tolerance!r})",
+            )
+            tolerance = None
+        soak = self.number(model.soak, (*path, "soak"), ("time",), positive=True)
+        timeout = self.number(model.timeout, (*path, "timeout"), ("time",), positive=True)
+        if None in (setpoint, tolerance, soak, timeout):
+            return None
+        assert setpoint is not None and tolerance and soak and timeout
+        if soak >= timeout:
+            self.sink.add((*path, "timeout"), "must be longer than soak, or it can never pass")
+            return None
+        return ChamberSettings(setpoint, tolerance, soak, timeout)
 
     def eis(self, model: EisStep, path: KeyPath) -> EisSettings | None:
         f_start = self.number(model.f_start, (*path, "f_start"), ("frequency",), positive=True)

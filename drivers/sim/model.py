@@ -6,17 +6,22 @@ changing its state. The channel then decides where the step really goes (a cut-o
 between two samples, the CC→CV switch) and commits the model to one of those points.
 Keeping the questions pure is what lets the channel locate a crossing exactly and still
 compute hours of cycling as a few numpy expressions.
+
+Some models can do more; the channel asks with ``isinstance`` against these capabilities:
+:class:`SupportsImpedance` (``eis`` steps), :class:`SupportsSweep` (``sweep`` steps: LSV and
+CV) and :class:`SupportsTemperature` (a chamber drives the cell's temperature).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
+ComplexArray = npt.NDArray[np.complex128]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,4 +74,27 @@ class CellModel(Protocol):
     def commit(self, trajectory: Trajectory, index: int) -> None:
         """Move the cell to where ``trajectory`` (computed from the present state) is at
         ``index``: the simulated time up to there has now really happened."""
+        ...
+
+
+@runtime_checkable
+class SupportsImpedance(Protocol):
+    def impedance(self, frequency_Hz: FloatArray) -> ComplexArray:
+        """Small-signal Z = Z' + jZ'' in ohm (Z'' < 0 for capacitive) at the present state
+        and temperature."""
+        ...
+
+
+@runtime_checkable
+class SupportsTemperature(Protocol):
+    def set_temperature(self, temperature_K: float) -> None:
+        """The cell's temperature from now on (a chamber drives it); transport follows it."""
+        ...
+
+
+@runtime_checkable
+class SupportsSweep(Protocol):
+    def sweep(self, start_V: float, rate_V_s: float, t_s: FloatArray) -> Trajectory:
+        """Response to a linear potential ramp V = start_V + rate_V_s·t, at times t_s ≥ 0
+        from now (pure, like hold_*)."""
         ...

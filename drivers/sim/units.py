@@ -13,6 +13,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+_EV_J = 1.602176634e-19
+_AVOGADRO = 6.02214076e23
+
 # unit → (factor to SI, offset added after scaling), per dimension
 _UNITS: dict[str, dict[str, tuple[float, float]]] = {
     "ohm": {"ohm": (1.0, 0.0), "Ω": (1.0, 0.0), "mohm": (1e-3, 0.0), "mΩ": (1e-3, 0.0),
@@ -23,10 +26,29 @@ _UNITS: dict[str, dict[str, tuple[float, float]]] = {
     "A": {"A": (1.0, 0.0), "mA": (1e-3, 0.0), "uA": (1e-6, 0.0), "µA": (1e-6, 0.0),
           "μA": (1e-6, 0.0), "nA": (1e-9, 0.0), "pA": (1e-12, 0.0)},
     "K": {"K": (1.0, 0.0), "degC": (1.0, 273.15), "°C": (1.0, 273.15)},
+    # a temperature difference: "1.5 K" and "1.5 degC" are the same step
+    "ΔK": {"K": (1.0, 0.0), "mK": (1e-3, 0.0), "degC": (1.0, 0.0), "°C": (1.0, 0.0)},
+    "S/m": {"S/m": (1.0, 0.0), "S/cm": (100.0, 0.0), "mS/cm": (0.1, 0.0),
+            "uS/cm": (1e-4, 0.0), "µS/cm": (1e-4, 0.0), "μS/cm": (1e-4, 0.0),
+            "mS/m": (1e-3, 0.0)},
+    "J": {"J": (1.0, 0.0), "eV": (_EV_J, 0.0), "meV": (1e-3 * _EV_J, 0.0),
+          "kJ/mol": (1e3 / _AVOGADRO, 0.0)},
+    "A/m^2": {"A/m^2": (1.0, 0.0), "A/cm^2": (1e4, 0.0), "mA/cm^2": (10.0, 0.0),
+              "uA/cm^2": (1e-2, 0.0), "µA/cm^2": (1e-2, 0.0), "μA/cm^2": (1e-2, 0.0)},
+    "F/m^2": {"F/m^2": (1.0, 0.0), "F/cm^2": (1e4, 0.0), "mF/cm^2": (10.0, 0.0),
+              "uF/cm^2": (1e-2, 0.0), "µF/cm^2": (1e-2, 0.0), "μF/cm^2": (1e-2, 0.0)},
+    # a constant-phase element's Q: F·s^(n−1) (= S·s^n); no pint unit spells it, so only
+    # these spellings (and a plain number, taken as SI) are read
+    "F s^(n-1)": {"F s^(n-1)": (1.0, 0.0), "F·s^(n-1)": (1.0, 0.0), "S s^n": (1.0, 0.0),
+                  "S·s^n": (1.0, 0.0), "uF s^(n-1)": (1e-6, 0.0), "µF s^(n-1)": (1e-6, 0.0)},
     "": {"": (1.0, 0.0), "%": (0.01, 0.0)},
 }
 _NOUNS = {"ohm": "resistance", "s": "duration", "V": "voltage", "A": "current",
-          "K": "temperature", "": "plain number"}
+          "K": "temperature", "ΔK": "temperature difference", "S/m": "conductivity",
+          "J": "energy", "A/m^2": "current density", "F/m^2": "capacitance per area",
+          "F s^(n-1)": "CPE coefficient", "": "plain number"}
+#: What pint converts to, where the SI unit's name here is not one pint reads.
+_PINT_TARGET = {"": "dimensionless", "ΔK": "kelvin", "F s^(n-1)": ""}
 _QUANTITY = re.compile(r"^\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*(.*?)\s*$")
 
 
@@ -64,10 +86,13 @@ def to_si(raw: object, si_unit: str) -> float:
 def _with_pint(number: float, unit: str, si_unit: str) -> float:
     import pint
 
+    target = _PINT_TARGET.get(si_unit, si_unit)
+    if not target:
+        raise ValueError(f"{unit!r} is not a unit of {_NOUNS[si_unit]}")
     registry = _registry()
     try:
         quantity = registry.Quantity(number, unit)
-        return float(quantity.to(si_unit or "dimensionless").magnitude)
+        return float(quantity.to(target).magnitude)
     except (pint.errors.PintError, AttributeError, TypeError, ValueError) as error:
         raise ValueError(f"{unit!r} is not a unit of {_NOUNS[si_unit]}") from error
 

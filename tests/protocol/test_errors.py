@@ -41,7 +41,7 @@ def test_unknown_step_type(write: Writer) -> None:
     error = only(errors_of(path))
     assert (error.line, error.field) == (18, "steps[1].steps[2]")
     assert 'unknown step type "pause"' in error.message
-    assert "rest, ocv, cc, cv, cccv, eis, sweep, loop" in error.message
+    assert "rest, ocv, cc, cv, cccv, eis, sweep, chamber, loop" in error.message
 
 
 def test_missing_required_field(write: Writer) -> None:

@@ -116,14 +116,18 @@ def test_estimated_duration_follows_the_documented_heuristic() -> None:
 
 
 def test_library_listing() -> None:
-    protocols = list_protocols()
-    assert [p.name for p in protocols] == ["ncm622-cycling"]
-    assert protocols[0].description.startswith("NCM622 vs Li")
-    assert protocols[0].path == library_dir() / "ncm622-cycling.toml"
-    cells = list_cells()
-    assert [c.name for c in cells] == ["ncm622-coin", "ncm622-coin-high-loading"]
-    assert cells[0].description == "NCM622 coin 12 mm, 1 mg/cm2"
-    assert all(c.path.parent == cells_dir() for c in cells)
+    protocols = {p.name: p for p in list_protocols()}
+    assert list(protocols) == sorted(protocols)
+    assert {"ncm622-cycling", "eis-conductivity", "eis-arrhenius", "lsv-window", "li-cu-ce",
+            "ccd-ramp", "li-li-cycling", "li-cu-nucleation", "transference-bruce-vincent",
+            "lco-rate"} <= set(protocols)
+    ncm = protocols["ncm622-cycling"]
+    assert ncm.description.startswith("NCM622 vs Li")
+    assert ncm.path == library_dir() / "ncm622-cycling.toml"
+    cells = {c.name: c for c in list_cells()}
+    assert {"ncm622-coin", "ncm622-coin-high-loading", "ss-qse-ss"} <= set(cells)
+    assert cells["ncm622-coin"].description == "NCM622 coin 12 mm, 1 mg/cm2"
+    assert all(c.path.parent == cells_dir() for c in cells.values())
 
 
 def test_minimal_protocol_from_a_path(write: Writer) -> None:

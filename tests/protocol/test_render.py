@@ -111,7 +111,7 @@ def test_protocol_schema_lists_step_types() -> None:
     assert schema["$schema"].startswith("https://json-schema.org/")
     assert schema["additionalProperties"] is False
     mapping = schema["properties"]["steps"]["items"]["discriminator"]["mapping"]
-    assert set(mapping) == {"rest", "ocv", "cc", "cv", "cccv", "eis", "sweep", "loop"}
+    assert set(mapping) == {"rest", "ocv", "cc", "cv", "cccv", "eis", "sweep", "chamber", "loop"}
     sweep = schema["$defs"]["SweepStep"]["properties"]
     assert "from" in sweep and "for" in schema["$defs"]["HeldLimit"]["properties"]
 
