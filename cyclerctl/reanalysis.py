@@ -7,6 +7,7 @@ the same data and the same analysis version give the same numbers.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from cyclerctl.analysis import Analysis, RunData, analyse
@@ -35,7 +36,7 @@ def reanalyse(store: Store, run_id: int, *, end_reason: str | None = None) -> An
     """Compute the run's results and store them (replacing earlier ones)."""
     data = run_data(store, run_id)
     if end_reason is not None:  # the run is ending now: its row does not say so yet
-        data = RunData(**{**data.__dict__, "end_reason": end_reason})
+        data = dataclasses.replace(data, end_reason=end_reason)
     analysis = analyse(data)
     store.save_results(run_id, analysis.results, analysis_version=analysis.version)
     return analysis

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -16,8 +17,13 @@ REPO = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
+    # build from a clean copy: the checkout's own build/ folder may hold stale files or be
+    # in use by another build
+    source = tmp_path_factory.mktemp("source") / "cyclerctl"
+    skip = (".venv", "build", "dist", "*.egg-info", ".git", "__pycache__", "*_cache", "*.db*")
+    shutil.copytree(REPO, source, symlinks=True, ignore=shutil.ignore_patterns(*skip))
     subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(REPO)],
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(source)],
         check=True,
         capture_output=True,
         timeout=600,

@@ -27,12 +27,12 @@ Complexes = NDArray[np.complex128]
 
 def cpe(Q: float, n: float, omega: Floats) -> Complexes:
     """Constant-phase element: 1 / (Q (jω)^n); Q in S·s^n, n in [0, 1]."""
-    return 1.0 / (Q * (1j * omega) ** n)
+    return np.asarray(1.0 / (Q * (1j * omega) ** n), dtype=np.complex128)
 
 
 def rq(R: float, Q: float, n: float, omega: Floats) -> Complexes:
     """R in parallel with a CPE, written so that R → 0 and Q → 0 stay finite."""
-    return R / (1.0 + R * Q * (1j * omega) ** n)
+    return np.asarray(R / (1.0 + R * Q * (1j * omega) ** n), dtype=np.complex128)
 
 
 def warburg(Aw: float, omega: Floats) -> Complexes:

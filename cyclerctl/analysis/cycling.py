@@ -14,11 +14,10 @@ Only complete cycles (some charge and some discharge) count.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
-from cyclerctl.plan import CellSummary
+from cyclerctl.analysis.run import RunData
 from cyclerctl.store import Result, StepRecord
 
 ANALYSIS_VERSION = "cycling/1"
@@ -59,13 +58,12 @@ def cycle_totals(steps: Iterable[StepRecord]) -> list[CycleTotals]:
     return [CycleTotals(c, *totals[c], *span[c]) for c in sorted(totals)]
 
 
-def analyse_cycling(
-    steps: Iterable[StepRecord], cell: CellSummary, options: Mapping[str, Any]
-) -> dict[str, Result]:
-    cycles = [c for c in cycle_totals(steps) if c.complete]
+def analyse_cycling(run: RunData) -> dict[str, Result]:
+    cell = run.cell
+    cycles = [c for c in cycle_totals(run.steps) if c.complete]
     if not cycles:
         return {}
-    formation = int(options.get("formation_cycles", 0) or 0)
+    formation = int(run.options.get("formation_cycles", 0) or 0)
     after = [c for c in cycles if c.cycle > formation] or cycles
     mass_g = cell.active_mass_kg * 1000.0 if cell.active_mass_kg else None
     table = [

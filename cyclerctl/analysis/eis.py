@@ -26,12 +26,14 @@ from typing import Any
 
 import numpy as np
 
-from cyclerctl.analysis import spectrum
-from cyclerctl.analysis.circuits import EXPONENTS, UNITS, Complexes, Floats, circuit
+from cyclerctl.analysis import circuits, spectrum
+from cyclerctl.analysis.circuits import EXPONENTS, UNITS, Complexes, Floats
 
 #: A fit whose points miss by more than this (relative RMS) does not describe the spectrum.
 MAX_REL_RMS = 0.15
-_LOG_BOUND = 80.0  # e^±80: wide enough for any Q or R, finite for the optimiser
+#: Positive parameters may move e^±25 (≈ 11 decades) from their start: any physical value
+#: is inside, and a parameter the data do not fix (R0 → 0) stops at the bound quickly.
+_LOG_SPAN = 25.0
 
 
 class FitError(ValueError):
@@ -52,11 +54,11 @@ class CircuitFit:
     covariance: np.ndarray[Any, np.dtype[np.float64]] = field(compare=False, repr=False)
 
     def impedance(self, f_Hz: Floats) -> Complexes:
-        return circuit(self.circuit).impedance(self.parameters, f_Hz)
+        return circuits.circuit(self.circuit).impedance(self.parameters, f_Hz)
 
     def sum_error(self, names: Sequence[str]) -> float | None:
         """Standard error of the sum of some parameters (correlations included)."""
-        idx = [circuit(self.circuit).parameters.index(n) for n in names]
+        idx = [circuits.circuit(self.circuit).parameters.index(n) for n in names]
         var = float(self.covariance[np.ix_(idx, idx)].sum())
         return math.sqrt(var) if math.isfinite(var) and var >= 0 else None
 
@@ -64,7 +66,7 @@ class CircuitFit:
         """JSON-friendly summary for a result's ``data``."""
         return {
             "circuit": self.circuit,
-            "impedance_py": circuit(self.circuit).impedance_py,
+            "impedance_py": circuits.circuit(self.circuit).impedance_py,
             "parameters": dict(self.parameters),
             "errors": dict(self.errors),
             "units": {n: UNITS[n] for n in self.parameters},
@@ -88,35 +90,40 @@ def _from_x(names: Sequence[str], x: Floats) -> dict[str, float]:
 def fit_circuit(
     f_Hz: Floats,
     Z: Complexes,
-    circuit_name: str,
+    circuit: str,
     initial: Iterable[Mapping[str, float]] | None = None,
 ) -> CircuitFit:
-    """Fit ``circuit_name`` (see :mod:`cyclerctl.analysis.circuits`) to Z(f).
+    """Fit ``circuit`` ("R-CPE", "R-RQ", "R-RQ-W"; see :mod:`cyclerctl.analysis.circuits`)
+    to Z(f) (Hz, Ω; Z'' negative where capacitive).
 
     ``initial``: starting points to use instead of the ones read off the data.
     FitError when the data are too few or no start converges to finite parameters.
     """
     from scipy.optimize import least_squares  # type: ignore[import-untyped]  # slow import
 
-    model = circuit(circuit_name)
+    model = circuits.circuit(circuit)
     names = model.parameters
     f, z = spectrum.clean(f_Hz, Z)
     if f.size < len(names):
-        raise FitError(f"{f.size} points are too few to fit {circuit_name}")
+        raise FitError(f"{f.size} points are too few to fit {circuit}")
     omega = 2.0 * np.pi * f
     weight = 1.0 / np.maximum(np.abs(z), np.finfo(float).tiny)
 
     def residuals(x: Floats) -> Floats:
         with np.errstate(all="ignore"):
             d = (model.model(_from_x(names, x), omega) - z) * weight
-        out = np.concatenate([d.real, d.imag])
-        return np.nan_to_num(out, nan=1e6, posinf=1e6, neginf=-1e6)
+        out: Floats = np.nan_to_num(
+            np.concatenate([d.real, d.imag]), nan=1e6, posinf=1e6, neginf=-1e6
+        )
+        return out
 
-    lower = np.array([0.0 if n in EXPONENTS else -_LOG_BOUND for n in names])
-    upper = np.array([1.0 if n in EXPONENTS else _LOG_BOUND for n in names])
+    exponent = np.array([n in EXPONENTS for n in names])
     best: Any = None
-    for start in initial if initial is not None else spectrum.guesses(circuit_name, f, z):
-        x0 = np.clip(_to_x(names, start), lower + 1e-9, upper - 1e-9)
+    for start in initial if initial is not None else spectrum.guesses(circuit, f, z):
+        x0 = _to_x(names, start)
+        lower = np.where(exponent, 0.0, x0 - _LOG_SPAN)
+        upper = np.where(exponent, 1.0, x0 + _LOG_SPAN)
+        x0 = np.clip(x0, lower + 1e-9, upper - 1e-9)
         try:
             r = least_squares(
                 residuals, x0, bounds=(lower, upper), method="trf", x_scale="jac",
@@ -127,8 +134,8 @@ def fit_circuit(
         if np.all(np.isfinite(r.x)) and (best is None or r.cost < best.cost):
             best = r
     if best is None:
-        raise FitError(f"no start converged for {circuit_name}")
-    return _summary(circuit_name, names, f, best.x, np.asarray(best.jac), 2.0 * float(best.cost))
+        raise FitError(f"no start converged for {circuit}")
+    return _summary(circuit, names, f, best.x, np.asarray(best.jac), 2.0 * float(best.cost))
 
 
 def _summary(

@@ -6,7 +6,7 @@ protocol names and the points that belong to them, so the analyses stay about th
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +28,7 @@ def _empty(dtype: np.dtype[Any]) -> NDArray[Any]:
     return np.zeros(0, dtype=dtype)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)  # no slots: callers copy it with ``RunData(**run.__dict__)``
 class RunData:
     """Everything an analysis may use about one run (SI inside, strings as the user wrote)."""
 
@@ -58,13 +58,13 @@ def steps_of_kind(run: RunData, kind: str) -> list[StepRecord]:
 
 def step_samples(run: RunData, step: StepRecord) -> NDArray[Any]:
     """The stored points of one executed step, in order."""
-    rows = run.samples[run.samples["step"] == step.step]
+    rows: NDArray[Any] = run.samples[run.samples["step"] == step.step]
     return rows[np.argsort(rows["seq"], kind="stable")]
 
 
 def step_impedance(run: RunData, step: StepRecord) -> NDArray[Any]:
     """The impedance points of one executed step, in order of measurement."""
-    rows = run.impedance[run.impedance["step"] == step.step]
+    rows: NDArray[Any] = run.impedance[run.impedance["step"] == step.step]
     return rows[np.argsort(rows["seq"], kind="stable")]
 
 
@@ -73,10 +73,6 @@ def seq_range(rows: NDArray[Any]) -> list[int]:
     if rows.size == 0:
         return []
     return [int(rows["seq"].min()), int(rows["seq"].max())]
-
-
-def step_numbers(steps: Iterable[StepRecord]) -> list[int]:
-    return [s.step for s in steps]
 
 
 def first_short(run: RunData) -> StepRecord | None:
@@ -110,13 +106,17 @@ def median_abs_current_A(run: RunData, step: StepRecord) -> float | None:
     return (step.charge_Ah + step.discharge_Ah) * 3600.0 / duration
 
 
+def raw_value(run: RunData, name: str, default: Any = None) -> Any:
+    """A protocol parameter, else an ``[analysis]`` option, as the user wrote it."""
+    return run.parameters.get(name, run.options.get(name, default))
+
+
 def quantity(run: RunData, name: str, kind: str, default: str | None = None) -> float | None:
     """A protocol parameter (or an ``[analysis]`` option) as an SI float; None when absent.
 
     Parameters win over options; numbers are taken as already SI.
     """
-    raw = run.parameters.get(name, run.options.get(name, default))
-    return parse_value(raw, kind)
+    return parse_value(raw_value(run, name, default), kind)
 
 
 def parse_value(raw: Any, kind: str) -> float | None:

@@ -346,8 +346,9 @@ class ChannelRunner:
             end_reason=reason,
             charge_Ah=tally.charge_C / C_PER_AH,
             discharge_Ah=tally.discharge_C / C_PER_AH,
-            charge_Wh=tally.charge_J / J_PER_WH,
-            discharge_Wh=tally.discharge_J / J_PER_WH,
+            # |∫V dQ|: with a symmetric or Li‖Cu cell V changes sign, and energy is a magnitude
+            charge_Wh=abs(tally.charge_J) / J_PER_WH,
+            discharge_Wh=abs(tally.discharge_J) / J_PER_WH,
             first_seq=tally.first_seq,
             last_seq=tally.last_seq,
         )

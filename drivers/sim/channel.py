@@ -1,10 +1,24 @@
-"""One simulated channel: runs rest, CC, CV and CC-CV steps on a cell model.
+"""One simulated channel: runs rest, CC, CV, CC-CV, EIS and sweep steps on a cell model.
 
 Points come on a fixed grid of step time (``t_start + n·sample_interval_s``, the first at
 the instant the step starts) plus, where the step changes, one point exactly at the change:
 the CC→CV switch of a CC-CV step, and the step's end when a voltage, time or charge
 condition is crossed between two grid points. Charge and capacity counts are then exact,
 not rounded to the sample interval.
+
+Sweeps (LSV, CV; see ``sweep_path``) sample on their own finer grid when 1 mV of sweep
+takes less than the sample interval, with a point exactly at every vertex. An EIS step
+(see ``spectrum``) holds the cell at its OCV, or at the bias, while the spectrum is
+measured: ordinary points continue on the grid, and each impedance point is delivered in
+``Samples.impedance`` once the step time at which it is finished has been simulated; the
+step ends "done" with the last frequency. The cell's state is not moved by the small
+signal. Both need the model to support them (``model.SupportsImpedance``,
+``model.SupportsSweep``).
+
+A chamber (``chamber.SimChamber``) fills the T column of every point with its reading at
+that point's time on this channel's clock, and before each read and step sets the cell's
+temperature to the chamber's when the model follows temperature
+(``model.SupportsTemperature``). Without one, T is the model's own temperature.
 
 Virtual time (the default): each :meth:`SimChannel.read` simulates up to an hour of the
 step (at most 4096 points) as fast as numpy allows. Real time: each read simulates up to
@@ -23,13 +37,19 @@ import numpy as np
 
 from cyclerctl.plan import ConditionKind, EndCondition, Step
 
-from ..base import SAMPLE_DTYPE, Capabilities, Samples, StepProgress
+from ..base import IMPEDANCE_DTYPE, SAMPLE_DTYPE, Capabilities, Samples, StepProgress
+from .chamber import SimChamber
 from .conditions import StepWatch, find_crossing, si
-from .model import CellModel, FloatArray, Trajectory
+from .model import CellModel, FloatArray, SupportsTemperature, Trajectory
+from .spectrum import DEFAULT_EIS_NOISE
+from .techniques import EisRun, Ranges, SweepRun, eis_run, sweep_run
 
 CURRENT_MAX_A = 0.1
-VOLTAGE_RANGE_V = (0.0, 5.0)
-STEP_KINDS = frozenset({"rest", "cc", "cv", "cccv"})
+#: A potentiostat's channel goes both ways: a symmetric cell (SS‖SS, Li‖Li) sits at 0 V.
+VOLTAGE_RANGE_V = (-5.0, 5.0)
+FREQUENCY_RANGE_HZ = (1e-3, 1e6)
+STEP_KINDS = frozenset({"rest", "cc", "cv", "cccv", "eis", "sweep"})
+RANGES = Ranges(VOLTAGE_RANGE_V, CURRENT_MAX_A, FREQUENCY_RANGE_HZ)
 ALL_CONDITIONS: frozenset[str] = frozenset(get_args(ConditionKind))
 #: Standing in for a host-sequenced instrument, a read returns at most this many points: the
 #: cell lives on past the point where the host ends a step only for one such poll, as a real
@@ -40,7 +60,7 @@ MAX_POINTS = 4096
 #: A CV hold usually ends within minutes: simulate it in growing pieces, not whole hours.
 FIRST_CV_POINTS = 32
 
-Mode = Literal["current", "voltage"]
+Mode = Literal["current", "voltage", "sweep"]
 
 
 @dataclass(slots=True)
@@ -58,13 +78,17 @@ class _StepRun:
     step: Step
     watch: StepWatch
     mode: Mode
-    setpoint: float  # A or V
+    setpoint: float  # A or V (sweep: unused)
     switch_V: float | None  # CC phase of a CC-CV step: where CV takes over
     t_start: float  # step time when it was (re)started
     t: float  # step time of the model's present state
     q: float  # step charge at t
     time_limit: float
     wall_start: float
+    interval: float  # the sample grid's spacing
+    boundary: float = math.inf  # a sweep's next vertex, an EIS step's last frequency
+    sweep: SweepRun | None = None
+    eis: EisRun | None = None
     next_n: int = 0  # next grid point: t_start + next_n · interval
     last: _Point | None = None  # the last point returned (noiseless)
     cv_points: int = FIRST_CV_POINTS
@@ -89,10 +113,19 @@ class SimChannel:
         block_s: float = BLOCK_S,
         max_points: int = MAX_POINTS,
         native_end_conditions: frozenset[str] | None = None,
+        chamber: SimChamber | None = None,
+        eis_noise: float = DEFAULT_EIS_NOISE,
+        model_name: str | None = None,
     ) -> None:
         if not sample_interval_s > 0 or not speed > 0 or not block_s > 0 or max_points < 1:
             raise ValueError("sample interval, speed and block size must be > 0")
+        if not eis_noise >= 0:
+            raise ValueError("eis_noise must be ≥ 0")
         self.model = model
+        self.model_name = model_name or type(model).__name__
+        self.chamber = chamber
+        self._thermal = model if isinstance(model, SupportsTemperature) else None
+        self._eis_noise = eis_noise
         self._name = name
         self._rng = rng
         self._dt = sample_interval_s
@@ -101,7 +134,7 @@ class SimChannel:
         self._clock = clock
         self._block_s = block_s
         host_sequenced = native_end_conditions is not None and not (
-            ALL_CONDITIONS <= native_end_conditions
+            native_end_conditions >= ALL_CONDITIONS
         )
         self._max_points = min(max_points, HOST_POLL_POINTS) if host_sequenced else max_points
         self._capabilities = Capabilities(
@@ -111,6 +144,8 @@ class SimChannel:
             native_end_conditions=ALL_CONDITIONS
             if native_end_conditions is None
             else native_end_conditions & ALL_CONDITIONS,
+            eis=True,
+            frequency_range_Hz=FREQUENCY_RANGE_HZ,
             virtual_time=not realtime,
         )
         self._run: _StepRun | None = None
@@ -143,7 +178,26 @@ class SimChannel:
             while not self.read().ended:
                 pass
         self._rest_while_idle()
-        mode, setpoint, switch_V = self._control(step)
+        self._follow_chamber()
+        sweep, eis, interval, boundary = None, None, self._dt, math.inf
+        mode: Mode
+        if step.kind == "sweep":
+            sweep = sweep_run(
+                step, self.model, self.model_name, open_circuit_V=self._open_circuit_V(),
+                elapsed_s=progress.elapsed_s, channel_interval_s=self._dt, ranges=RANGES,
+            )
+            mode, setpoint, switch_V = "sweep", 0.0, None
+            interval, boundary = sweep.interval_s, sweep.segment.t1_s
+        elif step.kind == "eis":
+            eis = eis_run(
+                step, self.model, self.model_name, elapsed_s=progress.elapsed_s, ranges=RANGES
+            )
+            mode, setpoint, switch_V = "current", 0.0, None  # at open circuit …
+            if eis.bias_V is not None:
+                mode, setpoint = "voltage", eis.bias_V  # … or held at the bias
+            boundary = eis.spectrum.end_s
+        else:
+            mode, setpoint, switch_V = self._control(step)
         # conditions the channel is not to end on itself are left to the host (the engine)
         native = self._capabilities.native_end_conditions
         ends = tuple(c for c in _conditions(step) if c.kind in native)
@@ -158,6 +212,10 @@ class SimChannel:
             q=progress.charge_C,
             time_limit=min((si(c.value) for c in ends if c.kind == "time"), default=math.inf),
             wall_start=self._clock(),
+            interval=interval,
+            boundary=boundary,
+            sweep=sweep,
+            eis=eis,
         )
 
     def read(self) -> Samples:
@@ -165,7 +223,8 @@ class SimChannel:
         if run is None:
             return Samples(ended=True)
         if run.ended:
-            return Samples(ended=True, end_reason=run.end_reason)
+            return Samples(ended=True, end_reason=run.end_reason, impedance=_no_impedance(run))
+        self._follow_chamber()
         horizon = self._horizon(run)
         pieces: list[np.ndarray] = []
         budget = self._max_points
@@ -178,7 +237,14 @@ class SimChannel:
         if not run.ended and run.stop_at is not None and self._next_grid_t(run) > run.stop_at:
             self._end(run, None)  # the engine records why it stopped the step
         points = pieces[0] if len(pieces) == 1 else np.concatenate(pieces or [_empty()])
-        return Samples(points, ended=run.ended, end_reason=run.end_reason)
+        impedance = None
+        if run.eis is not None:
+            impedance = run.eis.measure(
+                run.t, self.clock_s, chamber=self.chamber, thermal=self._thermal,
+                cell_temperature_K=self.model.temperature_K, noise=self._eis_noise,
+                rng=self._rng,
+            )
+        return Samples(points, ended=run.ended, end_reason=run.end_reason, impedance=impedance)
 
     def stop(self) -> None:
         run = self._run
@@ -216,13 +282,16 @@ class SimChannel:
     def _voltage(self, step: Step) -> float:
         if step.voltage_V is None:
             raise ValueError(f"step {step.name!r}: a {step.kind} step needs a voltage")
-        voltage = si(step.voltage_V)
-        low, high = VOLTAGE_RANGE_V
-        if not low <= voltage <= high:
-            raise ValueError(
-                f"step {step.name!r}: {voltage:g} V is outside this channel's {low:g}–{high:g} V"
-            )
-        return voltage
+        return RANGES.voltage(step, si(step.voltage_V))
+
+    def _open_circuit_V(self) -> float:
+        return float(self.model.hold_current(0.0, np.zeros(1)).voltage_V[0])
+
+    def _follow_chamber(self) -> None:
+        """The cell takes the chamber's temperature now, and keeps it for this read."""
+        if self.chamber is not None and self._thermal is not None:
+            now = self.chamber.temperature_at(np.array([self.clock_s]), noise=False)
+            self._thermal.set_temperature(float(now[0]))
 
     def _rest_while_idle(self) -> None:
         """In real time the cell relaxes between steps; in virtual time no time passes."""
@@ -244,21 +313,23 @@ class SimChannel:
         return horizon if run.stop_at is None else min(horizon, run.stop_at)
 
     def _next_grid_t(self, run: _StepRun) -> float:
-        return run.t_start + run.next_n * self._dt
+        return run.t_start + run.next_n * run.interval
 
     def _advance(self, run: _StepRun, horizon: float, budget: int) -> np.ndarray | None:
         """Simulate one piece of the step up to ``horizon``; None when there is nothing to do."""
-        limit = min(horizon, run.time_limit)
+        end = min(run.time_limit, run.boundary)
+        limit = min(horizon, end)
         if run.last is None:
             limit = max(limit, run.t_start)  # a started step always has its first point
-        n_stop = math.floor((limit - run.t_start) / self._dt + 1e-9) + 1
-        cap = budget if run.mode == "current" else min(budget, run.cv_points)
+        dt = run.interval
+        n_stop = math.floor((limit - run.t_start) / dt + 1e-9) + 1
+        cap = min(budget, run.cv_points) if run.mode == "voltage" else budget
         capped = n_stop - run.next_n > cap
         n_stop = min(n_stop, run.next_n + cap)
-        times = run.t_start + self._dt * np.arange(run.next_n, n_stop, dtype=float)
+        times = run.t_start + dt * np.arange(run.next_n, n_stop, dtype=float)
         after = float(times[-1]) if times.size else run.t
-        if not capped and run.time_limit <= horizon and run.time_limit > after + 1e-9:
-            times = np.append(times, run.time_limit)  # the step ends exactly on its time
+        if not capped and end <= horizon and end > after + 1e-9:
+            times = np.append(times, end)  # exactly on the step's time, a vertex, the end
         if times.size == 0:
             return None
         trajectory = self._hold(run, times - run.t)
@@ -272,7 +343,10 @@ class SimChannel:
             run.next_n = max(n_stop, run.next_n)
             if run.mode == "voltage":
                 run.cv_points = min(2 * run.cv_points, self._max_points)
-            return self._accept(run, trajectory, times, charge, len(times))
+            points = self._accept(run, trajectory, times, charge, len(times))
+            if run.t >= run.boundary - 1e-9:
+                self._reach_boundary(run)
+            return points
         k = min(i for i in (None if met is None else met[0], switch) if i is not None)
         conditions = met[1] if met is not None and met[0] == k else ()
         pieces = [self._accept(run, trajectory, times, charge, k)] if k > 0 else []
@@ -305,7 +379,19 @@ class SimChannel:
     def _hold(self, run: _StepRun, t: FloatArray) -> Trajectory:
         if run.mode == "current":
             return self.model.hold_current(run.setpoint, t)
-        return self.model.hold_voltage(run.setpoint, t)
+        if run.mode == "voltage":
+            return self.model.hold_voltage(run.setpoint, t)
+        assert run.sweep is not None
+        segment = run.sweep.segment
+        return run.sweep.model.sweep(segment.voltage_at(run.t), segment.rate_V_s, t)
+
+    def _reach_boundary(self, run: _StepRun) -> None:
+        """At a sweep's vertex: on to the next segment, or done; an EIS step: done."""
+        if run.sweep is None or not run.sweep.next_segment():
+            self._end(run, "done")
+            return
+        run.boundary = run.sweep.segment.t1_s
+        run.next_n = math.floor((run.t - run.t_start) / run.interval + 1e-9) + 1
 
     def _switch_index(self, run: _StepRun, voltage: FloatArray) -> int | None:
         if run.switch_V is None or run.setpoint == 0:
@@ -320,7 +406,7 @@ class SimChannel:
         run.mode, run.setpoint, run.switch_V = "voltage", run.switch_V, None
         run.cv_points = FIRST_CV_POINTS
         if run.last is not None:  # the grid goes on after the switch point
-            run.next_n = math.floor((run.t - run.t_start) / self._dt + 1e-9) + 1
+            run.next_n = math.floor((run.t - run.t_start) / run.interval + 1e-9) + 1
 
     def _delta(
         self, run: _StepRun, condition: EndCondition, before: _Point, span: float,
@@ -331,7 +417,7 @@ class SimChannel:
         kind = condition.kind
         if kind == "time":
             return min(max(value - before.t, 0.0), span)
-        if kind in ("voltage_above", "voltage_below") and run.mode == "current":
+        if kind in ("voltage_above", "voltage_below") and run.mode != "voltage":
             sign = 1.0 if kind == "voltage_above" else -1.0
             return self._crossing(
                 run, lambda tr: sign * (float(tr.voltage_V[0]) - value),
@@ -368,6 +454,7 @@ class SimChannel:
         """Points [0, upto) really happen: move the cell there and return them, with noise."""
         last = upto - 1
         self.model.commit(trajectory, last)
+        clock_before, t_before = self.clock_s, run.t
         self.clock_s += float(times[last]) - run.t
         run.t, run.q = float(times[last]), float(Q[last])
         voltage, current = trajectory.voltage_V[:upto], trajectory.current_A[:upto]
@@ -379,9 +466,14 @@ class SimChannel:
         else:
             points["I"] = current + self.model.current_noise_A * self._rng.standard_normal(upto)
         points["Q"] = Q[:upto]
-        points["T"] = self.model.temperature_K
+        if self.chamber is None:
+            points["T"] = self.model.temperature_K
+        else:
+            points["T"] = self.chamber.temperature_at(clock_before + (times[:upto] - t_before))
         run.last = _Point(run.t, float(voltage[last]), float(current[last]), run.q)
         run.watch.remember(times[:upto], voltage)
+        if run.eis is not None:
+            run.eis.remember(times[:upto], voltage)
         return points
 
     def _end(self, run: _StepRun, reason: str | None) -> None:
@@ -399,3 +491,7 @@ def _conditions(step: Step) -> tuple[EndCondition, ...]:
 
 def _empty() -> np.ndarray:
     return np.empty(0, dtype=SAMPLE_DTYPE)
+
+
+def _no_impedance(run: _StepRun) -> np.ndarray | None:
+    return None if run.eis is None else np.empty(0, dtype=IMPEDANCE_DTYPE)

@@ -32,6 +32,7 @@ from cyclerctl.plan import CellSummary
 
 from .curve import FloatArray, MonotoneCurve
 from .model import Trajectory
+from .sim_table import INSTRUMENT_KEYS
 from .units import sim_value
 
 C_PER_AH = 3600.0
@@ -68,7 +69,7 @@ class InsertionParameters:
     def from_cell(cls, cell: CellSummary, **defaults: str | float) -> InsertionParameters:
         """Read the cell's [sim] table; ``defaults`` override the generic ones per model."""
         sim = cell.sim
-        unknown = sorted(set(sim) - SIM_KEYS)
+        unknown = sorted(set(sim) - SIM_KEYS - INSTRUMENT_KEYS)
         if unknown:
             raise ValueError(
                 f"cell {cell.name!r}: unknown [sim] key(s) {', '.join(unknown)}; "
@@ -153,12 +154,20 @@ class InsertionCell:
         self._x = params.initial_soc
         self._v_rc = 0.0
         self._discharged_C = 0.0
+        self._temperature_K = params.temperature_K
 
     # -- CellModel -------------------------------------------------------------------------
 
     @property
     def temperature_K(self) -> float:
-        return self.params.temperature_K
+        return self._temperature_K
+
+    def set_temperature(self, temperature_K: float) -> None:
+        """A chamber drives the cell: only the reported temperature follows (this model's
+        resistances and OCV have no temperature dependence)."""
+        if not temperature_K > 0:
+            raise ValueError(f"temperature must be above 0 K, not {temperature_K!r}")
+        self._temperature_K = temperature_K
 
     @property
     def voltage_noise_V(self) -> float:

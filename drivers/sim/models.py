@@ -10,11 +10,16 @@ from collections.abc import Callable
 
 from cyclerctl.plan import CellSummary
 
-from . import ncm622
+from . import blocking, lco, li_cu, li_li, li_ss, ncm622
 from .model import CellModel
 
 MODELS: dict[str, Callable[[CellSummary], CellModel]] = {
     ncm622.NAME: ncm622.ncm622_li,
+    blocking.NAME: blocking.blocking,
+    li_ss.NAME: li_ss.li_ss,
+    li_li.NAME: li_li.li_li,
+    li_cu.NAME: li_cu.li_cu,
+    lco.NAME: lco.lco_li,
 }
 
 

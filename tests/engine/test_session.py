@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -17,17 +18,24 @@ from cyclerctl.protocol import load_plan
 from cyclerctl.store import StepRecord, Store
 
 
-def _run(store: Store, plan: Plan, **kw: object) -> RunReport:
-    native = kw.pop("native", None)
-    instrument = SimInstrument([plan.cell], native_end_conditions=native)  # type: ignore[arg-type]
-    channel = kw.pop("channel", None) or instrument.channels[0]
+def _run(
+    store: Store,
+    plan: Plan,
+    *,
+    native: frozenset[str] | None = None,
+    channel: SimChannel | None = None,
+    stop_request: threading.Event | None = None,
+    on_step_end: Callable[[Position, StepRecord], None] | None = None,
+) -> RunReport:
+    instrument = SimInstrument([plan.cell], native_end_conditions=native)
     return execute_run(
         store,
         plan,
-        channel,
+        channel or instrument.channels[0],
         instrument=instrument.identity.as_dict(),
         operator="test",
-        **kw,  # type: ignore[arg-type]
+        stop_request=stop_request,
+        on_step_end=on_step_end,
     )
 
 

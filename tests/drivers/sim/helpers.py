@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from cyclerctl.drivers.base import Channel, Samples, StepProgress
 from cyclerctl.drivers.sim import SimInstrument
-from cyclerctl.plan import CellSummary, ConditionKind, EndCondition, Step, StepKind
+from cyclerctl.plan import (
+    CellSummary,
+    ConditionKind,
+    EisSettings,
+    EndCondition,
+    Step,
+    StepKind,
+    SweepSettings,
+)
 
 DISK_AREA_M2 = math.pi * 0.006**2  # a 12 mm cathode disk
 LOADING_KG_M2 = 1e-6 / 1e-4  # 1 mg/cm²
@@ -87,4 +95,77 @@ def run(ch: Channel, s: Step, progress: StepProgress | None = None) -> tuple[np.
         blocks.append(samples.points)
         if samples.ended:
             return np.concatenate(blocks), samples
+    raise AssertionError("the step never ended")
+
+
+# -- cells and steps for the EIS, sweep and chamber tests ----------------------------------
+
+SS_AREA_M2 = math.pi * 0.008**2  # 16 mm stainless-steel disks
+MEMBRANE_M = 100e-6
+LI_SS_AREA_M2 = math.pi * 0.006**2  # 12 mm
+
+
+def blocking_cell(**sim: Any) -> CellSummary:
+    """The lab's SS|QSE|SS conductivity cell; ``sim`` adds to / overrides its [sim] table."""
+    return CellSummary(
+        name="SS|QSE|SS 16 mm, 100 um membrane",
+        chemistry="SS|QSE|SS",
+        area_m2=SS_AREA_M2,
+        nominal_capacity_Ah=None,
+        thickness_m=MEMBRANE_M,
+        sim={"model": "blocking", "seed": 301, **sim},
+    )
+
+
+def li_ss_cell(**sim: Any) -> CellSummary:
+    """The lab's Li|QSE|SS cell for the stability window."""
+    return CellSummary(
+        name="Li|QSE|SS 12 mm, 100 um membrane",
+        chemistry="Li|QSE|SS",
+        area_m2=LI_SS_AREA_M2,
+        nominal_capacity_Ah=None,
+        thickness_m=MEMBRANE_M,
+        sim={"model": "li-ss", "seed": 601, **sim},
+    )
+
+
+def eis_step(
+    f_start_Hz: float = 1e5,
+    f_stop_Hz: float = 0.1,
+    *,
+    points_per_decade: int = 10,
+    averages: int = 1,
+    bias_V: float | None = None,
+    mode: Literal["potentiostatic", "galvanostatic"] = "potentiostatic",
+    amplitude: float = 0.01,
+    ends: tuple[EndCondition, ...] = (),
+) -> Step:
+    settings = EisSettings(
+        mode, f_start_Hz, f_stop_Hz, amplitude, points_per_decade, averages, bias_V
+    )
+    return Step(0, "eis", "eis", ends=ends, eis=settings)
+
+
+def sweep_step(
+    scan_rate_V_s: float,
+    *vertices_V: float,
+    start_V: float | None = None,
+    cycles: int = 1,
+    ends: tuple[EndCondition, ...] = (),
+) -> Step:
+    settings = SweepSettings(scan_rate_V_s, vertices_V, start_V, cycles)
+    return Step(0, "sweep", "sweep", ends=ends, sweep=settings)
+
+
+def run_eis(ch: Channel, s: Step) -> tuple[np.ndarray, np.ndarray, Samples, int]:
+    """Start ``s`` and read until it ends: points, impedance points, last status, reads."""
+    ch.start_step(s)
+    blocks, spectra = [], []
+    for reads in range(1, 100_000):
+        samples = ch.read()
+        blocks.append(samples.points)
+        assert samples.impedance is not None
+        spectra.append(samples.impedance)
+        if samples.ended:
+            return np.concatenate(blocks), np.concatenate(spectra), samples, reads
     raise AssertionError("the step never ended")

@@ -34,7 +34,7 @@ def test_it_is_an_instrument_with_one_channel_per_cell() -> None:
 
 def test_capabilities() -> None:
     caps = SimInstrument([coin_cell()]).channels[0].capabilities
-    assert caps.step_kinds == {"rest", "cc", "cv", "cccv"}
+    assert caps.step_kinds == {"rest", "cc", "cv", "cccv", "eis", "sweep"}
     assert caps.native_end_conditions == {
         "voltage_above",
         "voltage_below",
@@ -44,9 +44,10 @@ def test_capabilities() -> None:
         "dvdt_below",
         "short",
     }
-    assert caps.voltage_range_V == (0.0, 5.0)
+    assert caps.voltage_range_V == (-5.0, 5.0)
     assert caps.current_max_A == 0.1
-    assert caps.virtual_time and not caps.eis
+    assert caps.eis and caps.frequency_range_Hz == (1e-3, 1e6)
+    assert caps.virtual_time
     assert not SimInstrument([coin_cell()], realtime=True).channels[0].capabilities.virtual_time
 
 

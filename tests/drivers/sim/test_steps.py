@@ -15,9 +15,11 @@ from .helpers import (
     cccv_charge,
     channel,
     coin_cell,
+    eis_step,
     rest,
     run,
     step,
+    sweep_step,
     until,
 )
 
@@ -104,11 +106,17 @@ def test_state_carries_over_from_step_to_step() -> None:
     assert discharge["V"][0] < relaxed["V"][-1]  # the IR drop at the start of discharge
 
 
-def test_eis_and_sweep_steps_are_refused_for_now() -> None:
+def test_eis_and_sweep_steps_need_their_settings_and_a_capable_model() -> None:
     ch = channel()
     for kind in ("eis", "sweep"):
-        with pytest.raises(ValueError, match=f"cannot run {kind} steps"):
+        with pytest.raises(ValueError, match=f"needs its {kind} settings"):
             ch.start_step(step(kind, ends=until(time=1.0)))
+    with pytest.raises(ValueError, match=r"model 'ncm622-li' cannot do impedance"):
+        ch.start_step(eis_step())
+    with pytest.raises(ValueError, match=r"model 'ncm622-li' cannot do sweeps"):
+        ch.start_step(sweep_step(1e-3, 4.0))
+    with pytest.raises(ValueError, match="cannot run chamber steps"):
+        ch.start_step(step("chamber"))
 
 
 def test_bad_steps_are_refused() -> None:

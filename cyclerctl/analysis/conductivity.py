@@ -1,0 +1,96 @@
+"""Ionic conductivity of a membrane between blocking electrodes (kind ``conductivity``).
+
+Method: PEIS on stainless steel | membrane | stainless steel; the bulk resistance R_b is
+read from an equivalent-circuit fit (:func:`cyclerctl.analysis.eis.bulk_resistance`), and
+
+    σ = L / (R_b · S)
+
+with L the membrane thickness (``cell.thickness_m``) and S the electrode area
+(``cell.area_m2``). See e.g. Irvine, Sinclair & West, Adv. Mater. 2 (1990) 132 for reading
+bulk resistances of ion conductors from impedance spectra.
+
+Results: ``bulk_resistance_ohm``; ``conductivity_S_cm`` (absent without a thickness);
+``eis_fit`` (the circuit, its parameters, standard errors, χ², the spectrum's temperature).
+The spectrum is that of the last ``eis`` step that measured any point. Option ``circuit``
+("auto", "R-CPE", "R-RQ", "R-RQ-W") chooses the circuit; "auto" by default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from cyclerctl.analysis.eis import BulkResistance, bulk_resistance
+from cyclerctl.analysis.run import (
+    S_CM_PER_S_M,
+    RunData,
+    mean_temperature_K,
+    seq_range,
+    step_impedance,
+    steps_of_kind,
+)
+from cyclerctl.store import Result, StepRecord
+
+ANALYSIS_VERSION = "conductivity/1"
+
+
+def conductivity_S_cm(bulk_resistance_ohm: float, thickness_m: float, area_m2: float) -> float:
+    """σ = L / (R_b S), in S/cm."""
+    return thickness_m / (bulk_resistance_ohm * area_m2) * S_CM_PER_S_M
+
+
+@dataclass(frozen=True, slots=True)
+class SpectrumBulk:
+    """One step's spectrum and the bulk resistance read from it."""
+
+    step: StepRecord
+    rows: NDArray[Any]  # IMPEDANCE_ROW_DTYPE
+    bulk: BulkResistance
+    temperature_K: float | None
+
+    def source(self) -> dict[str, Any]:
+        return {"steps": [self.step.step], "impedance_seq": seq_range(self.rows)}
+
+    def fit_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = self.bulk.fit.as_data() if self.bulk.fit else {"circuit": None}
+        return {**data, "method": self.bulk.method, "temperature_K": self.temperature_K}
+
+
+def measure_step(run: RunData, step: StepRecord, circuit: str = "auto") -> SpectrumBulk | None:
+    """R_b of one ``eis`` step's spectrum; None when the step measured no point."""
+    rows = step_impedance(run, step)
+    if rows.size == 0:
+        return None
+    z = rows["Zre"] + 1j * rows["Zim"]
+    bulk = bulk_resistance(rows["f"].astype(np.float64), z.astype(np.complex128), circuit)
+    return SpectrumBulk(step, rows, bulk, mean_temperature_K(rows))
+
+
+def spectra(run: RunData) -> list[SpectrumBulk]:
+    """R_b of every ``eis`` step with points, in run order."""
+    circuit = str(run.options.get("circuit", "auto"))
+    found = (measure_step(run, s, circuit) for s in steps_of_kind(run, "eis"))
+    return [m for m in found if m is not None]
+
+
+def analyse_conductivity(run: RunData) -> dict[str, Result]:
+    measured = spectra(run)
+    if not measured:
+        return {}
+    m = measured[-1]
+    source = {**m.source(), **m.bulk.source()}
+    results = {
+        "bulk_resistance_ohm": Result(value=m.bulk.ohm, unit="ohm", source=source),
+        "eis_fit": Result(data=m.fit_data(), source=m.source()),
+    }
+    cell = run.cell
+    if cell.thickness_m and cell.area_m2:
+        results["conductivity_S_cm"] = Result(
+            value=conductivity_S_cm(m.bulk.ohm, cell.thickness_m, cell.area_m2),
+            unit="S/cm",
+            source={**source, "thickness_m": cell.thickness_m, "area_m2": cell.area_m2},
+        )
+    return results
