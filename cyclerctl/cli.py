@@ -33,12 +33,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args, config))
     except ConfigError as exc:
         return _bad(str(exc))
+    except _hardware_error() as exc:
+        return _bad(str(exc))
     except BadInput as exc:
         return _bad(str(exc))
     except _protocol_error() as exc:
         return _bad(str(exc))
     except BrokenPipeError:  # `cyclerctl runs | head`
         return 0
+
+
+def _hardware_error() -> type[Exception]:
+    from cyclerctl.hardware import HardwareInputError
+
+    return HardwareInputError
 
 
 def _protocol_error() -> type[Exception]:
@@ -102,16 +110,19 @@ def _parser() -> argparse.ArgumentParser:
     protocol_args(c)
     c.add_argument("--json", action="store_true")
 
-    c = command("run", _cmd_run, "run a protocol (on the simulator) and log every point")
+    c = command("run", _cmd_run, "run a protocol and log every point (simulator by default)")
     protocol_args(c)
     db_arg(c)
     c.add_argument("--operator", help="who runs it (default: config, $USER)")
+    c.add_argument("--driver", default="sim", help="sim (default), biologic, neware or scpi")
+    c.add_argument("--address", help="the instrument's address (VISA resource, host:port, …)")
+    c.add_argument("--channel", type=int, default=1, help="channel number, from 1")
     c.add_argument(
-        "--sim",
+        "--virtual-time",
         action="store_true",
-        default=True,
-        help="run on the simulated instrument (the only driver for now)",
+        help="the instrument is an emulator in virtual time (cyclerctl emulate --virtual-time)",
     )
+    c.add_argument("--chamber-address", help="serial port of the temperature chamber")
     c.add_argument("--seed", type=int, help="noise seed (default: the cell's [sim] seed)")
     c.add_argument(
         "--realtime", action="store_true", help="follow the wall clock instead of virtual time"
@@ -133,6 +144,21 @@ def _parser() -> argparse.ArgumentParser:
     c = command("analyze", _cmd_analyze, "recompute a run's results from its stored data")
     c.add_argument("run", help="run id or GUID")
     db_arg(c)
+    c.add_argument("--json", action="store_true")
+
+    c = command("emulate", _cmd_emulate, "serve a wire-level instrument emulator (dry runs)")
+    c.add_argument("driver", help="neware, scpi, chamber (biologic is emulated in-process)")
+    c.add_argument(
+        "--listen", default="127.0.0.1:0", help="HOST:PORT (default 127.0.0.1, any port)"
+    )
+    c.add_argument("--cell", action="append", default=[], help="a cell per channel (repeatable)")
+    c.add_argument("--virtual-time", action="store_true", help="advance when data is asked for")
+    c.add_argument("--speed", type=float, default=1.0, help="real time × N")
+    c.add_argument("--seed", type=int)
+
+    c = command("probe", _cmd_probe, "identify an instrument: model, channels, capabilities")
+    c.add_argument("address", help="the instrument's address")
+    c.add_argument("--driver", required=True, help="biologic, neware, scpi or chamber")
     c.add_argument("--json", action="store_true")
 
     c = command("db", _cmd_db, "database maintenance")
@@ -229,23 +255,28 @@ def _cmd_plan(args: argparse.Namespace, config: Config) -> int:
 def _cmd_run(args: argparse.Namespace, config: Config) -> int:
     from cyclerctl.engine.compat import misfits
     from cyclerctl.engine.session import EXIT_CODE, execute_run
-    from cyclerctl.instruments import needs_chamber, open_simulator
+    from cyclerctl.instruments import Connection, open_setup
     from cyclerctl.progress import Progress
 
     plan = _load(args)  # every input error surfaces here, before the database is touched
     if args.speed is not None and args.speed <= 0:
         raise BadInput(f"--speed: must be > 0, got {args.speed}")
     realtime = args.realtime or args.speed is not None
-    setup = open_simulator(
-        [plan.cell],
-        seed=args.seed,
-        realtime=realtime,
-        speed=args.speed or 1.0,
-        chamber=needs_chamber(plan),
+    connection = Connection(
+        driver=args.driver,
+        address=args.address,
+        channel=args.channel,
+        virtual_time=args.virtual_time,
+        chamber_address=args.chamber_address,
     )
+    try:
+        setup, channel = open_setup(
+            plan, connection, seed=args.seed, realtime=realtime, speed=args.speed or 1.0
+        )
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
     instrument = setup.instrument
     try:
-        channel = instrument.channels[0]
         problems = misfits(
             plan, channel.capabilities, channel.name, has_chamber=setup.chamber is not None
         )
@@ -330,6 +361,18 @@ def _cmd_analyze(args: argparse.Namespace, config: Config) -> int:
         for line in format_results(results):
             print(line)
     return 0
+
+
+def _cmd_emulate(args: argparse.Namespace, config: Config) -> int:
+    from cyclerctl.hardware import emulate
+
+    return emulate(args)
+
+
+def _cmd_probe(args: argparse.Namespace, config: Config) -> int:
+    from cyclerctl.hardware import probe
+
+    return probe(args)
 
 
 def _find_run(store: Any, key: str) -> Any:

@@ -7,11 +7,10 @@ lazily, so a missing optional dependency of one driver never breaks the others.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from cyclerctl.drivers.base import Chamber, Instrument
+from cyclerctl.drivers.base import Chamber, Channel, Instrument
 from cyclerctl.plan import CellSummary, Plan
-
-DRIVERS = ("sim",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,3 +48,53 @@ def open_simulator(
     )
     instrument.connect()
     return Setup(instrument, instrument.chamber)
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """How to reach the hardware for one run (what `cyclerctl run` takes on its command line)."""
+
+    driver: str = "sim"
+    address: str | None = None
+    channel: int = 1  # 1-based, as instruments label them
+    virtual_time: bool = False  # an emulator that advances when asked for data
+    chamber_address: str | None = None
+    chamber_driver: str = "chamber"
+
+
+def open_setup(
+    plan: Plan,
+    connection: Connection,
+    *,
+    seed: int | None = None,
+    realtime: bool = False,
+    speed: float = 1.0,
+) -> tuple[Setup, Channel]:
+    """Open what the run needs and pick its channel; raises ValueError on a bad choice."""
+    if connection.driver == "sim":
+        setup = open_simulator(
+            [plan.cell], seed=seed, realtime=realtime, speed=speed, chamber=needs_chamber(plan)
+        )
+    else:
+        from cyclerctl.drivers.registry import driver
+
+        if not connection.address:
+            raise ValueError(f"--address: the {connection.driver} driver needs an address")
+        options: dict[str, Any] = {"virtual_time": connection.virtual_time, "seed": seed}
+        if connection.address == "emulated":
+            options["emulated_cells"] = [plan.cell]
+        instrument = driver(connection.driver).open_instrument(connection.address, options)
+        setup = Setup(instrument)
+    if connection.chamber_address:
+        from cyclerctl.drivers.registry import driver
+
+        chamber = driver(connection.chamber_driver).open_chamber(connection.chamber_address, {})
+        setup = Setup(setup.instrument, chamber)
+    channels = setup.instrument.channels
+    if not 1 <= connection.channel <= len(channels):
+        setup.close()
+        raise ValueError(
+            f"--channel: {connection.channel} is not a channel of this instrument "
+            f"(it has {len(channels)})"
+        )
+    return setup, channels[connection.channel - 1]

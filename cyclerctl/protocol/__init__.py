@@ -3,7 +3,7 @@
 The CLI uses only what is exported here.
 """
 
-from .compiler import load_plan
+from .compiler import load_cell, load_plan
 from .errors import InputError, ProtocolError
 from .library import LibraryEntry, list_cells, list_protocols
 from .render import plan_to_json, render_plan_table
@@ -17,6 +17,7 @@ __all__ = [
     "cell_json_schema",
     "list_cells",
     "list_protocols",
+    "load_cell",
     "load_plan",
     "parse_quantity",
     "plan_to_json",

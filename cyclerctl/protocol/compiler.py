@@ -10,7 +10,7 @@ import dataclasses
 import hashlib
 from collections.abc import Iterator, Mapping
 
-from cyclerctl.plan import Loop, Node, Plan, RecordCriteria, SafetyLimit
+from cyclerctl.plan import CellSummary, Loop, Node, Plan, RecordCriteria, SafetyLimit
 
 from .cell import compile_cell
 from .errors import ErrorSink, InputError, KeyPath, ProtocolError
@@ -27,6 +27,17 @@ from .steps import StepCompiler
 from .toml_positions import TomlDocument, read_toml
 from .units import CURRENT_KINDS
 from .validation import validate
+
+
+def load_cell(cell: str) -> CellSummary:
+    """A cell file alone (a path or library name), e.g. for an emulator's channels."""
+    found = locate(cell, "cell")
+    doc = read_toml(found.path, found.shown_as)
+    sink = ErrorSink(doc.path, doc.lines)
+    summary = compile_cell(doc, found.source, sink)
+    sink.raise_if_any()
+    assert summary is not None
+    return summary
 
 
 def load_plan(protocol: str, cell: str, overrides: Mapping[str, str] | None = None) -> Plan:

@@ -1,0 +1,139 @@
+"""`cyclerctl emulate` and `cyclerctl probe`: a lab's first steps with an instrument.
+
+``emulate`` serves a wire-level emulator (the simulator's cell physics behind the vendor's
+protocol) so a dry run can use the real driver path end to end; it binds 127.0.0.1 unless
+told otherwise. ``probe`` connects to an instrument and prints what it is and can do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from typing import Any
+
+from cyclerctl.drivers.base import Capabilities
+
+
+class HardwareInputError(ValueError):
+    """A bad driver name, address or option; the CLI prints it and exits 2."""
+
+
+def _listen(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise HardwareInputError(
+            f"--listen: expected HOST:PORT such as 127.0.0.1:5025, got {text!r}"
+        )
+    return host or "127.0.0.1", int(port)
+
+
+def emulate(args: argparse.Namespace) -> int:
+    from cyclerctl.drivers.registry import driver
+    from cyclerctl.protocol import load_cell
+
+    entry = _entry(args.driver)
+    host, port = _listen(args.listen)
+    cells = [load_cell(name) for name in (args.cell or ["ncm622-coin"])]
+    options: dict[str, Any] = {"virtual_time": args.virtual_time, "speed": args.speed}
+    if args.seed is not None:
+        options["seed"] = args.seed
+    try:
+        emulator = driver(entry).start_emulator(cells, host, port, options)
+    except NotImplementedError as exc:
+        raise HardwareInputError(f"{args.driver}: {exc}") from None
+    print(f"{args.driver} emulator on {emulator.address} ({len(cells)} channel(s)); Ctrl-C stops")
+    sys.stdout.flush()
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    try:
+        done.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emulator.close()
+    return 0
+
+
+def probe(args: argparse.Namespace) -> int:
+    from cyclerctl.drivers.registry import driver
+
+    entry = driver(_entry(args.driver))
+    if entry.kind == "chamber":
+        chamber = entry.open_chamber(args.address, {})
+        try:
+            reading = chamber.read()
+            info: dict[str, Any] = {
+                "identity": chamber.identity.as_dict(),
+                "temperature_K": reading.temperature_K,
+                "setpoint_K": reading.setpoint_K,
+            }
+        finally:
+            chamber.close()
+    else:
+        instrument = entry.open_instrument(args.address, {})
+        try:
+            info = {
+                "identity": instrument.identity.as_dict(),
+                "channels": [
+                    {"name": ch.name, **_capabilities(ch.capabilities)}
+                    for ch in instrument.channels
+                ],
+            }
+        finally:
+            instrument.close()
+    if args.json:
+        json.dump(info, sys.stdout, indent=2)
+        print()
+    else:
+        _print_probe(info)
+    return 0
+
+
+def _entry(name: str) -> str:
+    from cyclerctl.drivers.registry import DRIVERS
+
+    if name not in DRIVERS:
+        raise HardwareInputError(
+            f"--driver: unknown driver {name!r}; the drivers are: {', '.join(sorted(DRIVERS))}"
+        )
+    return name
+
+
+def _capabilities(c: Capabilities) -> dict[str, Any]:
+    return {
+        "voltage_range_V": list(c.voltage_range_V),
+        "current_max_A": c.current_max_A,
+        "step_kinds": sorted(c.step_kinds),
+        "native_end_conditions": sorted(c.native_end_conditions),
+        "eis": c.eis,
+        "frequency_range_Hz": list(c.frequency_range_Hz) if c.frequency_range_Hz else None,
+    }
+
+
+def _print_probe(info: dict[str, Any]) -> None:
+    ident = info["identity"]
+    print(
+        f"{ident['vendor']} {ident['model']}  serial {ident['serial']}  "
+        f"firmware {ident['firmware']}  (driver {ident['driver']})"
+    )
+    if "temperature_K" in info:
+        sp = info["setpoint_K"]
+        print(
+            f"  temperature {info['temperature_K'] - 273.15:.2f} °C, set point "
+            f"{'-' if sp is None else f'{sp - 273.15:.2f} °C'}"
+        )
+        return
+    for ch in info["channels"]:
+        low, high = ch["voltage_range_V"]
+        eis = ""
+        if ch["eis"] and ch["frequency_range_Hz"]:
+            f_lo, f_hi = ch["frequency_range_Hz"]
+            eis = f", EIS {f_lo:g}–{f_hi:g} Hz"
+        print(f"  {ch['name']}: {low:g}…{high:g} V, ±{ch['current_max_A'] * 1e3:g} mA{eis}")
+        print(
+            f"    steps {', '.join(ch['step_kinds'])}; ends natively on "
+            f"{', '.join(ch['native_end_conditions']) or 'nothing (host-sequenced)'}"
+        )
