@@ -16,6 +16,7 @@ from cyclerctl import __version__
 from cyclerctl.config import Config, ConfigError, database_url, default_operator, load_config
 
 EXIT_BAD_INPUT = 2
+EXIT_UNREACHABLE = 1
 
 
 class BadInput(Exception):
@@ -41,6 +42,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _bad(str(exc))
     except BrokenPipeError:  # `cyclerctl runs | head`
         return 0
+    except (ConnectionError, TimeoutError, OSError) as exc:
+        # an instrument or server that cannot be reached: say which, no traceback
+        print(f"cannot reach the instrument: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
 
 
 def _hardware_error() -> type[Exception]:
@@ -164,6 +169,43 @@ def _parser() -> argparse.ArgumentParser:
     c = command("db", _cmd_db, "database maintenance")
     c.add_argument("action", choices=["upgrade"], help="upgrade: apply migrations")
     db_arg(c)
+
+    def config_arg(c: argparse.ArgumentParser) -> None:
+        # also accepted after the command (`cyclerctl daemon --config lab.toml`)
+        c.add_argument("--config", default=argparse.SUPPRESS, help="lab config file")
+
+    c = command("daemon", _cmd_daemon, "run the scheduler for the config's instruments")
+    config_arg(c)
+    db_arg(c)
+
+    c = command("submit", _cmd_submit, "queue a run for a channel (a daemon starts it)")
+    protocol_args(c)
+    c.add_argument("--channel", required=True, help="<instrument>:<n> as in the config, e.g. sim:1")
+    c.add_argument("--operator", help="who submits it (default: config, $USER)")
+    c.add_argument("--json", action="store_true")
+    config_arg(c)
+    db_arg(c)
+
+    c = command("status", _cmd_status, "every channel: state, run, step, cycle, V, I, ETA")
+    c.add_argument("--json", action="store_true")
+    config_arg(c)
+    db_arg(c)
+
+    for kind, text in (
+        ("pause", "pause a run at a safe point (the cell rests; resume continues the step)"),
+        ("resume", "resume a paused run where it was"),
+        ("stop", "stop a run (or take a queued one out of the queue)"),
+    ):
+        c = command(kind, _cmd_command, text)
+        c.set_defaults(kind=kind)
+        c.add_argument("run", help="run id or GUID")
+        c.add_argument("--operator", help="who asks (default: config, $USER)")
+        c.add_argument(
+            "--wait", type=float, default=3.0, help="seconds to wait for the daemon (default 3)"
+        )
+        c.add_argument("--json", action="store_true")
+        config_arg(c)
+        db_arg(c)
     return p
 
 
@@ -391,6 +433,115 @@ def _cmd_db(args: argparse.Namespace, config: Config) -> int:
     store.close()
     print(f"{store.url}: schema is up to date")
     return 0
+
+
+# -- daemon, queue and commands ---------------------------------------------------------------
+
+
+def _cmd_daemon(args: argparse.Namespace, config: Config) -> int:
+    from cyclerctl.daemon import run_daemon
+
+    if config.path is None:
+        raise BadInput(
+            "daemon: give the lab config file with its [[instruments]] (--config lab.toml; "
+            "see config.example.toml)"
+        )
+    if not config.instruments:
+        raise BadInput(f"{config.path}: instruments: the daemon needs at least one [[instruments]]")
+    store = _open_store(args.db, config)
+    try:
+        return run_daemon(config, store)
+    finally:
+        store.close()
+
+
+def _cmd_submit(args: argparse.Namespace, config: Config) -> int:
+    import socket
+
+    plan = _load(args)  # every input error surfaces here, before anything is queued
+    channel = args.channel.strip()
+    known = config.channel_names
+    if not channel:
+        raise BadInput("--channel: give the channel as <instrument>:<n>, e.g. sim:1")
+    if known and channel not in known:
+        raise BadInput(
+            f"--channel: {channel!r} is not a channel of {config.path}; "
+            f"the channels are: {', '.join(known)}"
+        )
+    operator = default_operator(args.operator, config)
+    store = _open_store(args.db, config)
+    try:
+        run = store.submit_run(
+            plan,
+            operator=operator,
+            channel=channel,
+            overrides=_overrides(args.overrides),
+            host=socket.gethostname(),
+        )
+    finally:
+        store.close()
+    if args.json:
+        _print_json(run.as_dict())
+    else:
+        print(
+            f"run {run.id} queued on {channel}: {plan.protocol_name} with {plan.cell.name} "
+            f"(by {operator}); `cyclerctl status` shows it"
+        )
+    return 0
+
+
+def _cmd_status(args: argparse.Namespace, config: Config) -> int:
+    from cyclerctl.daemon.status import format_status, status_rows
+
+    store = _open_store(args.db, config)
+    try:
+        channels, daemons = status_rows(store, config)
+    finally:
+        store.close()
+    if args.json:
+        _print_json({"channels": channels, "daemons": daemons})
+    else:
+        print(format_status(channels, daemons))
+    return 0
+
+
+def _cmd_command(args: argparse.Namespace, config: Config) -> int:
+    import socket
+    import time
+
+    kind = args.kind
+    operator = default_operator(args.operator, config)
+    store = _open_store(args.db, config)
+    try:
+        run = _find_run(store, args.run)
+        try:
+            command_id = store.issue_command(
+                run.id, kind, operator=operator, host=socket.gethostname()
+            )
+        except (KeyError, ValueError) as exc:
+            raise BadInput(f"{kind}: {exc.args[0] if exc.args else exc}") from None
+        issued = time.monotonic()
+        while True:
+            record = next(c for c in store.commands(run.id) if c.id == command_id)
+            if record.acknowledged_at is not None or time.monotonic() - issued >= args.wait:
+                break
+            time.sleep(0.1)
+    finally:
+        store.close()
+    acknowledged = record.acknowledged_at is not None
+    ok = acknowledged and (record.result or "").startswith("ok")
+    if args.json:
+        _print_json({**record.as_dict(), "acknowledged": acknowledged})
+    elif acknowledged:
+        by = f" by {record.acknowledged_by}" if record.acknowledged_by else ""
+        print(f"run {run.id}: {kind} (command {command_id}, {operator}) acknowledged{by}: "
+              f"{record.result}")  # fmt: skip
+    else:
+        print(
+            f"run {run.id}: {kind} recorded (command {command_id}, {operator}) but not "
+            f"acknowledged within {args.wait:g} s: is the daemon that owns the run running?"
+        )
+    return 0 if ok else 1
 
 
 def _open_store(cli_db: str | None, config: Config) -> Any:

@@ -61,8 +61,21 @@ def probe(args: argparse.Namespace) -> int:
     from cyclerctl.drivers.registry import driver
 
     entry = driver(_entry(args.driver))
+    try:
+        info = _probe(entry, args.address)
+    except (ConnectionError, TimeoutError, OSError) as exc:
+        raise ConnectionError(f"{args.driver} at {args.address}: {exc}") from exc
+    if args.json:
+        json.dump(info, sys.stdout, indent=2)
+        print()
+    else:
+        _print_probe(info)
+    return 0
+
+
+def _probe(entry: Any, address: str) -> dict[str, Any]:
     if entry.kind == "chamber":
-        chamber = entry.open_chamber(args.address, {})
+        chamber = entry.open_chamber(address, {})
         try:
             reading = chamber.read()
             info: dict[str, Any] = {
@@ -73,7 +86,7 @@ def probe(args: argparse.Namespace) -> int:
         finally:
             chamber.close()
     else:
-        instrument = entry.open_instrument(args.address, {})
+        instrument = entry.open_instrument(address, {})
         try:
             info = {
                 "identity": instrument.identity.as_dict(),
@@ -84,12 +97,7 @@ def probe(args: argparse.Namespace) -> int:
             }
         finally:
             instrument.close()
-    if args.json:
-        json.dump(info, sys.stdout, indent=2)
-        print()
-    else:
-        _print_probe(info)
-    return 0
+    return info
 
 
 def _entry(name: str) -> str:

@@ -81,9 +81,16 @@ def open_setup(
         if not connection.address:
             raise ValueError(f"--address: the {connection.driver} driver needs an address")
         options: dict[str, Any] = {"virtual_time": connection.virtual_time, "seed": seed}
+        window = [abs(lim.value) for lim in plan.safety if lim.quantity.startswith("voltage")]
+        if window:
+            # a source's own compliance: never more than the protocol's voltage window
+            options["voltage_limit_V"] = max(window)
         if connection.address == "emulated":
             options["emulated_cells"] = [plan.cell]
-        instrument = driver(connection.driver).open_instrument(connection.address, options)
+        try:
+            instrument = driver(connection.driver).open_instrument(connection.address, options)
+        except (ConnectionError, TimeoutError, OSError) as exc:
+            raise ConnectionError(f"{connection.driver} at {connection.address}: {exc}") from exc
         setup = Setup(instrument)
     if connection.chamber_address:
         from cyclerctl.drivers.registry import driver

@@ -14,7 +14,9 @@ A driver module ``M`` named here provides:
 
 Common options: ``virtual_time`` (bool: the emulator's cells advance when the driver asks
 for data, as fast as the machine allows; otherwise real time × ``speed``), ``speed``,
-``seed``, ``timeout_s``.
+``seed``, ``timeout_s``, ``voltage_limit_V`` (the largest |V| the protocol's safety window
+allows: a source's compliance is set no wider), ``emulated_cells`` (with the address
+``emulated``: start an emulator in-process for a dry run).
 """
 
 from __future__ import annotations

@@ -31,6 +31,21 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--instrument",
+        metavar="ADDRESS",
+        default=None,
+        help="a real instrument for the tests marked `hardware` (USB0, an IP, a VISA resource)",
+    )
+    parser.addoption(
+        "--instrument-driver",
+        metavar="DRIVER",
+        default=None,
+        help="which driver the --instrument is for (biologic, neware, scpi, chamber)",
+    )
+
+
 def pytest_report_header() -> str:
     shared = "present" if SHARED.is_dir() else "absent"
     return f"cyclerctl tests; repo {REPO}; shared data {shared}; pid {os.getpid()}"

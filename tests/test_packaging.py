@@ -32,6 +32,17 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return built
 
 
+def test_every_package_of_the_tree_is_in_the_wheel(wheel: Path) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    inits = [p.relative_to(REPO) for p in (REPO / "cyclerctl").rglob("__init__.py")]
+    inits += [
+        Path("cyclerctl") / p.relative_to(REPO) for p in (REPO / "drivers").rglob("__init__.py")
+    ]
+    assert inits
+    missing = sorted(str(p) for p in inits if str(p) not in names and "__pycache__" not in str(p))
+    assert not missing, f"packages missing from pyproject's list: {missing}"
+
+
 def test_wheel_installs_only_the_cyclerctl_package_with_library_and_migrations(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     top = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}

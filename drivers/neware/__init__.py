@@ -1,0 +1,121 @@
+"""Neware BTS multichannel cyclers through the BTS API (XML over TCP), and an emulator.
+
+- ``messages``: the wire (framing, every request and answer, built and parsed);
+- ``stepfile``: a bound Step as a BTS step file and back;
+- ``link``: the socket, its lock, reconnecting with backoff;
+- ``driver``: ``NewareInstrument`` / ``NewareChannel`` (one step file per step);
+- ``emulator``: a loopback BTS API server running the simulator's cells.
+
+Sources: the BTSAPI protocol (v1.19) as a public client summarises it, and the requests
+and captured BTS 8.0 answers of EmpaEconversion/aurora-neware; step files as BTS Client 8.0
+writes them (public generators and parsers). Not run against a real cycler: what is
+unconfirmed is listed in ``messages`` and ``stepfile``.
+
+Options (``open_instrument``): ``virtual_time`` (the peer is an emulator in virtual time:
+the engine never sleeps), ``timeout_s`` (per answer, default 30 s as the protocol allows),
+``username``/``password`` (default admin/neware), ``retries``/``retry_initial_s``/
+``retry_max_s`` (reconnect backoff, default 6 tries from 0.2 s doubling to 5 s),
+``record_interval_s`` (record every Δt when a step names no criterion, default 1 s),
+``stepfile_dir`` (where step files are written; default a private temporary folder) and
+``bts_stepfile_dir`` (that folder as the BTS PC sees it, when not the same machine),
+``barcode``, ``auxid`` (auxiliary temperature channel, default none), ``current_max_A``,
+``voltage_range_V``, ``channels`` (only these "dev-sub-chl" keys). ``speed`` and ``seed``
+apply to an emulator only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from cyclerctl.plan import CellSummary
+
+from .driver import ChannelSettings, NewareChannel, NewareInstrument
+from .emulator import NewareEmulator
+
+__all__ = [
+    "NewareChannel",
+    "NewareEmulator",
+    "NewareInstrument",
+    "open_instrument",
+    "parse_address",
+    "start_emulator",
+]
+
+DEFAULT_PORT = 502
+_LINK_OPTIONS = ("username", "password", "timeout_s", "retries", "retry_initial_s", "retry_max_s")
+_SETTINGS = (
+    "virtual_time",
+    "record_interval_s",
+    "stepfile_dir",
+    "bts_stepfile_dir",
+    "barcode",
+    "auxid",
+    "current_max_A",
+    "voltage_range_V",
+)
+# voltage_limit_V: the common compliance option of sources; a cycler's step file carries
+# its own voltage limits, so it is accepted and not used
+_OTHER = ("channels", "speed", "seed", "emulated_cells", "voltage_limit_V")
+
+
+def parse_address(address: str) -> tuple[str, int]:
+    """``host``, ``host:port`` or a VISA-like ``TCPIP[n]::host::port::SOCKET``."""
+    visa = re.fullmatch(r"TCPIP\d*::([^:]+)::(\d+)::SOCKET", address.strip(), re.IGNORECASE)
+    if visa:
+        return visa.group(1), int(visa.group(2))
+    host, _, port = address.strip().rpartition(":")
+    if not host:
+        return port, DEFAULT_PORT
+    if not port.isdigit():
+        raise ValueError(f"neware address {address!r}: expected host:port")
+    return host, int(port)
+
+
+def open_instrument(address: str, options: Mapping[str, Any]) -> NewareInstrument:
+    """A connected instrument. ``address`` "emulated" starts an in-process emulator with
+    ``options["emulated_cells"]`` on the loopback and closes it with the instrument."""
+    unknown = set(options) - set(_LINK_OPTIONS) - set(_SETTINGS) - set(_OTHER)
+    if unknown:
+        raise ValueError(f"neware: unknown options {', '.join(sorted(unknown))}")
+    emulator: NewareEmulator | None = None
+    if address == "emulated":
+        emulator = start_emulator(options.get("emulated_cells") or [], "127.0.0.1", 0, options)
+        address = emulator.address
+    host, port = parse_address(address)
+    link = {k: options[k] for k in _LINK_OPTIONS if k in options}
+    settings: dict[str, Any] = {k: options[k] for k in _SETTINGS if k in options}
+    if settings.get("voltage_range_V") is not None:
+        low, high = settings["voltage_range_V"]
+        settings["voltage_range_V"] = (float(low), float(high))
+    if "stepfile_dir" in settings:
+        settings["stepfile_dir"] = Path(settings["stepfile_dir"])
+    instrument = NewareInstrument(
+        host,
+        port,
+        **link,
+        settings=ChannelSettings(**settings),
+        only_channels=options.get("channels"),
+        on_close=None if emulator is None else emulator.close,
+    )
+    try:
+        instrument.connect()
+    except BaseException:
+        instrument.close()
+        raise
+    return instrument
+
+
+def start_emulator(
+    cells: Sequence[CellSummary], host: str, port: int, options: Mapping[str, Any]
+) -> NewareEmulator:
+    return NewareEmulator(
+        cells,
+        host,
+        port,
+        virtual_time=bool(options.get("virtual_time", True)),
+        speed=float(options.get("speed", 1.0)),
+        seed=options.get("seed"),
+    )

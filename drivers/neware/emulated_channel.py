@@ -1,0 +1,130 @@
+"""One emulated Neware channel: runs a step file's step on a simulated cell, buffers records.
+
+The cycler's side of the bargain the driver relies on: every record of a test is kept with
+its sequence number until the test is replaced, so a client that lost its connection
+downloads the gap afterwards. Records follow the step file's record conditions (every Δt,
+ΔV, ΔI since the last record), with the step's first and last point always recorded.
+
+Virtual time: the cell advances only when records are asked for (:meth:`ensure`). Real
+time: the emulator's clock thread calls :meth:`pull`, and the simulated channel advances
+by wall-clock time × speed.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+
+from ..sim import SimChannel
+from .messages import ChannelAddress, RecordRow
+from .stepfile import StepFile
+
+C_PER_AH = 3600.0
+J_PER_WH = 3600.0
+KELVIN_AT_0_C = 273.15
+
+
+class EmulatedChannel:
+    def __init__(self, address: ChannelAddress, sim: SimChannel) -> None:
+        self.address = address
+        self.sim = sim
+        self.status = "finish"
+        self.testid = 0
+        self.records: list[RecordRow] = []
+        self._file: StepFile | None = None
+        self._started = datetime.now()
+        self._kept: tuple[float, float, float] | None = None  # t, V, I of the last record
+        self._last_raw: tuple[float, float, float, float, float] | None = None  # t V I Q T
+        self._last_raw_kept = False
+        self._energy_Wh = 0.0
+        self._previous: tuple[float, float] | None = None  # V, Q of the previous raw point
+        self._sim_ended = True
+
+    def start(self, file: StepFile, testid: int) -> None:
+        """Begin a new test (the previous one's records are dropped, as a new test file)."""
+        self.sim.start_step(file.step)
+        self._file = file
+        self.testid = testid
+        self.records = []
+        self._started = datetime.now()
+        self._kept = None
+        self._last_raw = None
+        self._last_raw_kept = False
+        self._energy_Wh = 0.0
+        self._previous = None
+        self._sim_ended = False
+        self.status = "working"
+
+    def stop(self) -> None:
+        if self.status != "working":
+            return
+        self.sim.stop()
+        for _ in range(1000):  # a stopped step ends on its next read
+            if self._sim_ended:
+                break
+            self.pull()
+
+    def ensure(self, upto: int) -> None:
+        """Virtual time: simulate until record ``upto`` exists or the step has ended."""
+        while len(self.records) < upto and not self._sim_ended:
+            self.pull()
+
+    def pull(self) -> None:
+        """Take what the simulated channel has measured since the last pull."""
+        if self._sim_ended or self._file is None:
+            return
+        samples = self.sim.read()
+        p = samples.points
+        columns = (p["t"].tolist(), p["V"].tolist(), p["I"].tolist(), p["Q"].tolist(),
+                   p["T"].tolist())
+        for t, V, I, Q, T in zip(*columns, strict=True):
+            self._take(t, V, I, Q, T)
+        if samples.ended:
+            self._sim_ended = True
+            if self._last_raw is not None and not self._last_raw_kept:
+                self._append(*self._last_raw)  # the step's last point is always recorded
+            if self.status == "working":  # ended on its own limits, or stopped
+                self.status = "finish" if samples.end_reason is not None else "stop"
+
+    def window(self, startpos: int, count: int) -> list[RecordRow]:
+        first = max(startpos, 1) - 1
+        return self.records[first : first + max(count, 0)]
+
+    def _take(self, t: float, V: float, I: float, Q: float, T: float) -> None:
+        if self._previous is not None:
+            V0, Q0 = self._previous
+            self._energy_Wh += abs(0.5 * (V + V0) * (Q - Q0)) / J_PER_WH
+        self._previous = (V, Q)
+        self._last_raw = (t, V, I, Q, T)
+        self._last_raw_kept = self._due(t, V, I)
+        if self._last_raw_kept:
+            self._append(t, V, I, Q, T)
+
+    def _due(self, t: float, V: float, I: float) -> bool:
+        if self._kept is None:
+            return True  # the step's first point
+        assert self._file is not None
+        criteria = self._file.step.record
+        t0, V0, I0 = self._kept
+        return (
+            (criteria.every_s is not None and t - t0 >= criteria.every_s - 1e-9)
+            or (criteria.delta_V is not None and abs(V - V0) >= criteria.delta_V)
+            or (criteria.delta_I is not None and abs(I - I0) >= criteria.delta_I)
+        )
+
+    def _append(self, t: float, V: float, I: float, Q: float, T: float) -> None:
+        assert self._file is not None
+        self._kept = (t, V, I)
+        self.records.append(
+            RecordRow(
+                seqid=len(self.records) + 1,
+                steptype=self._file.record_steptype,
+                testtime_ms=round(t * 1000),
+                volt=V,
+                curr=I,
+                cap_Ah=abs(Q) / C_PER_AH,
+                eng_Wh=self._energy_Wh,
+                atime=(self._started + timedelta(seconds=t)).strftime("%Y-%m-%d %H:%M:%S"),
+                auxtemp_C=None if math.isnan(T) else T - KELVIN_AT_0_C,
+            )
+        )
