@@ -10,7 +10,7 @@ parallel with a constant-phase element, lumped into one)::
 
 Both short the same way: Li grows through the membrane once the current density reaches
 the critical current density. Every second spent at |I|/S ≥ ``ccd`` (compared with a
-relative tolerance of 1e-9, so a ramp value equal to the CCD counts) adds to a dendrite
+relative tolerance of 1e-4, so a ramp value equal to the CCD counts, as an instrument sets it) adds to a dendrite
 clock; at ``short_delay`` the cell is shorted for good and its terminals show
 ``short_resistance`` (V = I·R_short). Below the CCD the clock never runs.
 
@@ -45,7 +45,10 @@ COMMON_KEYS = electrolyte.KEYS | frozenset({
     "noise", "current_noise", "seed", "temperature",
 })
 DEFAULT_RESISTANCE = "20 ohm"
-CCD_TOLERANCE = 1e-9  # relative: |j| ≥ ccd·(1 − this) counts as at the CCD
+#: relative: |j| ≥ ccd·(1 − this) counts as at the CCD. A real threshold is not sharp to
+#: the last digit, and an instrument sets a current to its own resolution (a SourceMeter
+#: takes "1.13097e-03" over SCPI), so a ramp value equal to the CCD must count as it.
+CCD_TOLERANCE = 1e-4
 #: The two columns :func:`follow` appends to a model's state row.
 CLOCK, SHORTED = -2, -1
 _MAX_PIECES = 64
