@@ -10,8 +10,8 @@ parallel with a constant-phase element, lumped into one)::
 
 Both short the same way: Li grows through the membrane once the current density reaches
 the critical current density. Every second spent at |I|/S ≥ ``ccd`` (compared with a
-relative tolerance of 1e-4, so a ramp value equal to the CCD counts, as an instrument sets it) adds to a dendrite
-clock; at ``short_delay`` the cell is shorted for good and its terminals show
+relative tolerance of 1e-4, so a ramp value equal to the CCD counts as an instrument sets
+it) adds to a dendrite clock; at ``short_delay`` the cell is shorted for good and its terminals show
 ``short_resistance`` (V = I·R_short). Below the CCD the clock never runs.
 
 A hold passes through regimes (Li left or exhausted, a short, …). :func:`follow` strings
