@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench import dry_run
+from bench import daemon, dry_run
 from bench.machine import describe
 
 
@@ -16,6 +16,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"machine: {describe()}")
     rows = dry_run.run(cycles=3 if args.quick else 100)
+    rows += daemon.run(channels=4 if args.quick else 64, window_s=5.0 if args.quick else 30.0)
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value}")

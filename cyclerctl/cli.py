@@ -206,7 +206,22 @@ def _parser() -> argparse.ArgumentParser:
         c.add_argument("--json", action="store_true")
         config_arg(c)
         db_arg(c)
+
+    c = command("tui", _cmd_tui, "the terminal UI: launch, watch and stop runs")
+    c.add_argument("--read-only", action="store_true", help="watch only: no launch, pause, stop")
+    config_arg(c)
+    db_arg(c)
+
+    from cyclerctl.cli_data import add_commands
+
+    add_commands(sub, db_arg)
     return p
+
+
+def _cmd_tui(args: argparse.Namespace, config: Config) -> int:
+    from cyclerctl.tui.app import run_tui
+
+    return run_tui(database_url(args.db, config), args.config, args.read_only)
 
 
 # -- library ---------------------------------------------------------------------------------

@@ -51,7 +51,10 @@ def cycle_totals(steps: Iterable[StepRecord]) -> list[CycleTotals]:
             continue
         q_in, q_out, e_in, e_out = totals.get(s.cycle, (0.0, 0.0, 0.0, 0.0))
         totals[s.cycle] = (
-            q_in + s.charge_Ah, q_out + s.discharge_Ah, e_in + s.charge_Wh, e_out + s.discharge_Wh
+            q_in + s.charge_Ah,
+            q_out + s.discharge_Ah,
+            e_in + s.charge_Wh,
+            e_out + s.discharge_Wh,
         )
         first, last = span.get(s.cycle, (s.step, s.step))
         span[s.cycle] = (min(first, s.step), max(last, s.step))

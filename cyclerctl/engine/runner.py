@@ -7,9 +7,16 @@ Each sample block from the channel goes through, in this order:
 2. the end conditions the channel does not evaluate itself (host conditions);
 3. the record criteria, which choose the points that are stored;
 
-then to the sink (the store's batched writer). After every step, and at least every
-``checkpoint_interval_s`` of wall time within one, a checkpoint goes to the sink in the
-same batch as the samples it covers.
+then to the sink (the store's batched writer). After every step, after every block in real
+time (at least every ``checkpoint_interval_s`` of wall time in virtual time), a checkpoint
+goes to the sink right behind the samples it covers, with the running step's row (its
+charge so far), so a resumed step continues its tallies.
+
+Between two reads — the loop's safe points — the runner acts on its :class:`RunControl`:
+pause (stop the channel, checkpoint, wait; resume re-enters the same step with its elapsed
+time and charge), stop (end the step, reason ``operator``), detach (leave the run for the
+next daemon). A runner given a :class:`ResumePoint` re-enters the checkpointed step, or the
+one after it when that step had ended, and never replays a finished step.
 """
 
 from __future__ import annotations
@@ -26,8 +33,11 @@ import numpy as np
 from cyclerctl.drivers.base import Chamber, Channel, StepProgress
 from cyclerctl.engine.chamber import STABLE, TIMEOUT, StabilityWatch
 from cyclerctl.engine.conditions import HostConditions
-from cyclerctl.engine.program import Position, positions
+from cyclerctl.engine.control import RunControl
+from cyclerctl.engine.program import Position, positions, positions_from
+from cyclerctl.engine.reattach import Reattachable
 from cyclerctl.engine.recording import Recorder
+from cyclerctl.engine.resume import ResumePoint
 from cyclerctl.engine.safety import SafetyMonitor, combine
 from cyclerctl.plan import (
     RUN_ENDING_REASONS,
@@ -60,9 +70,13 @@ class RunSink(Protocol):
     def checkpoint(self, record: Checkpoint) -> None: ...
 
 
+#: RunOutcome.status of a run left for the next daemon: not a status the database records
+DETACHED = "detached"
+
+
 @dataclass(frozen=True, slots=True)
 class RunOutcome:
-    status: str  # completed | safety_stop | stopped | failed
+    status: str  # completed | safety_stop | stopped | failed | interrupted | detached
     end_reason: str | None
     steps_run: int
     points_stored: int
@@ -105,6 +119,17 @@ class _StepEnd:
     run_status: str | None = None  # set when the step's end also ends the run
 
 
+@dataclass(slots=True)
+class _Entry:
+    """A step entered part-way: after a pause, or on resume from a checkpoint."""
+
+    t_start: float  # run time at which the step began
+    elapsed_s: float = 0.0
+    charge_C: float = 0.0
+    row: StepRecord | None = None  # the step's row as stored: its tallies so far
+    reattach: bool = False  # the instrument may still be running it on board
+
+
 @dataclass
 class ChannelRunner:
     plan: Plan
@@ -118,21 +143,64 @@ class ChannelRunner:
     silence_alarm_s: float = 3.0
     on_step_end: Callable[[Position, StepRecord], None] | None = None
     clock: Callable[[], float] = time.monotonic
+    control: RunControl | None = None  # pause/resume/stop/detach; stop_request is its stop
+    resume: ResumePoint | Checkpoint | None = None  # re-enter an interrupted run here
+    start_seq: int | None = None  # samples continue after this seq (default: the resume's)
+    on_state: Callable[[str], None] | None = None  # "paused" / "running" as they happen
 
     def __post_init__(self) -> None:
         self.limits = combine(self.hard_limits, self.plan.safety)
         self.safety = SafetyMonitor(self.limits)
-        self.seq = 0
-        self.impedance_seq = 0
+        if self.control is None:
+            self.control = RunControl(self.stop_request)
+        self.stop_request = self.control.stop_event
+        self._control: RunControl = self.control
+        if isinstance(self.resume, Checkpoint):
+            self.resume = ResumePoint(self.resume, last_seq=self.start_seq)
+        self._resume: ResumePoint | None = self.resume
+        self.seq = self._resume.start_seq if self._resume else 0
+        self.impedance_seq = self._resume.start_impedance_seq if self._resume else 0
+        if self.start_seq is not None:
+            self.seq = self.start_seq
         self.run_time_s = 0.0
         self.steps_run = 0
 
     # -- the run -------------------------------------------------------------------------
 
     def run(self) -> RunOutcome:
-        """Execute the whole plan; every way out returns an outcome with a reason."""
-        for position in positions(self.plan):
-            end = self._run_step(position)
+        """Execute the whole plan (from the resume point, if given); every way out returns
+        an outcome with a reason."""
+        try:
+            return self._run()
+        finally:
+            self._control.alive_at = None  # off the instrument: nothing left to watch
+
+    def _run(self) -> RunOutcome:
+        point = self._resume
+        if point is None:
+            walk = positions(self.plan)
+        else:
+            cp = point.checkpoint
+            walk = positions_from(self.plan, cp.plan_index, tuple(cp.loop_counters))
+        for position in walk:
+            entry: _Entry | None = None
+            if point is not None:
+                skip, entry = self._resume_entry(position, point)
+                if skip:
+                    continue  # the checkpointed step had ended: on to the next one
+                self._gap_event(position, point, entry)
+                point = None
+                if entry is not None and not position.step.resumable:
+                    return self._interrupted(position, entry)
+            elif self.steps_run == 0:
+                self._event(position, "start", "info", f"run started on {self.channel.name}")
+            if self._control.pause_requested or self._control.detach_requested:
+                held = self._hold_between_steps(position)
+                if held is not None:
+                    if entry is not None and held.run_status == "stopped":
+                        self._end_entry(position, entry, held.reason)
+                    return self._outcome(held.run_status or DETACHED, held.reason)
+            end = self._run_step(position, entry)
             if end.run_status is not None:
                 return self._outcome(end.run_status, end.reason)
             if end.reason in RUN_ENDING_REASONS:
@@ -145,7 +213,130 @@ class ChannelRunner:
     def _outcome(self, status: str, reason: str | None) -> RunOutcome:
         return RunOutcome(status, reason, self.steps_run, self.seq, self.run_time_s)
 
-    def _run_step(self, position: Position) -> _StepEnd:
+    # -- resuming ------------------------------------------------------------------------
+
+    def _resume_entry(self, position: Position, point: ResumePoint) -> tuple[bool, _Entry | None]:
+        """(skip this position, how to enter it) for the first position of a resumed walk."""
+        cp = point.checkpoint
+        entry: _Entry | None = None
+        if position.key == (cp.plan_index, tuple(cp.loop_counters)):
+            if position.ordinal != cp.step:
+                raise ValueError(
+                    f"the plan does not match the run's checkpoint: step {cp.step} is "
+                    f"step {position.ordinal} of this plan"
+                )
+            row = point.step
+            self.steps_run = position.ordinal
+            if row is not None and row.end_reason is not None:
+                self.run_time_s = row.t_end if row.t_end is not None else cp.step_t_start
+                return True, None
+            entry = _Entry(cp.step_t_start, cp.step_elapsed_s, cp.step_charge_C, row, True)
+        else:  # the step after an ended one: it may have started before the interruption
+            row = point.next_step
+            if row is not None and row.step == position.ordinal and row.end_reason is None:
+                entry = _Entry(row.t_start, row=row, reattach=True)
+        sample = point.last_sample
+        if sample is not None and sample.step == position.ordinal:
+            if entry is None:
+                entry = _Entry(self.run_time_s, reattach=True)
+            if sample.t - entry.t_start > entry.elapsed_s:
+                entry.elapsed_s, entry.charge_C = sample.t - entry.t_start, sample.Q
+        if entry is not None:
+            self.run_time_s = entry.t_start + entry.elapsed_s
+        return False, entry
+
+    def _gap_event(self, position: Position, point: ResumePoint, entry: _Entry | None) -> None:
+        gap = point.gap_s
+        where = (
+            f"step {position.ordinal} ({position.step.name}) at {entry.elapsed_s:.1f} s"
+            if entry is not None
+            else f"the start of step {position.ordinal} ({position.step.name})"
+        )
+        length = "" if gap is None else f" after a gap of {gap:.1f} s"
+        self._event(
+            position,
+            "gap",
+            "warning",
+            f"resumed{length}: re-entering {where}; samples continue at seq {self.seq + 1}",
+            t=self.run_time_s,
+            data={
+                "gap_s": gap,
+                "resumed_at_seq": self.seq + 1,
+                "step_elapsed_s": None if entry is None else entry.elapsed_s,
+            },
+        )
+
+    def _interrupted(self, position: Position, entry: _Entry) -> RunOutcome:
+        """A step that must not be re-entered (resumable = false) ends the run here."""
+        self.steps_run = position.ordinal
+        self._event(
+            position,
+            "interrupted",
+            "alarm",
+            f"step {position.ordinal} ({position.step.name}) cannot be resumed after an "
+            "interruption (resumable = false): the run ends here",
+            t=self.run_time_s,
+        )
+        self._end_entry(position, entry, "interrupted")
+        return self._outcome("interrupted", "interrupted")
+
+    def _end_entry(self, position: Position, entry: _Entry, reason: str) -> None:
+        """End a step that was in progress when the run was interrupted, without running it."""
+        tally = self._tally_for(entry)
+        self.sink.step_ended(self._step_record(position, entry.t_start, tally, reason))
+        self.sink.checkpoint(self._checkpoint(position, entry.t_start, tally))
+
+    @staticmethod
+    def _tally_for(entry: _Entry | None) -> StepTally:
+        tally = StepTally()
+        if entry is None:
+            return tally
+        tally.elapsed_s, tally.last_Q = entry.elapsed_s, entry.charge_C
+        row = entry.row
+        if row is not None:
+            tally.charge_C = row.charge_Ah * C_PER_AH
+            tally.discharge_C = row.discharge_Ah * C_PER_AH
+            tally.charge_J = row.charge_Wh * J_PER_WH
+            tally.discharge_J = row.discharge_Wh * J_PER_WH
+            tally.first_seq, tally.last_seq = row.first_seq, row.last_seq
+        return tally
+
+    # -- pausing -------------------------------------------------------------------------
+
+    def _hold_between_steps(self, position: Position) -> _StepEnd | None:
+        """A pause (or detach) due before ``position`` starts: the channel is at rest.
+
+        Returns how the run ends (stop, detach), or None to go on with the step.
+        """
+        if self._control.detach_requested:
+            return _StepEnd("detached", run_status=DETACHED)
+        if self.stop_request.is_set():
+            return None  # the step starts and is ended at once, with reason operator
+        self._paused(position, self.run_time_s, f"before step {position.ordinal}")
+        self._control.wait_while_paused()
+        if self._control.detach_requested:
+            return _StepEnd("detached", run_status=DETACHED)
+        if self.stop_request.is_set():
+            self._event(position, "operator", "info", self._by("stopped", "stop"))
+            return _StepEnd("operator", run_status="stopped")
+        self._resumed(position, self.run_time_s)
+        return None
+
+    def _paused(self, position: Position, t: float, where: str) -> None:
+        self._event(position, "operator", "info", f"{self._by('paused', 'pause')} {where}", t=t)
+        if self.on_state is not None:
+            self.on_state("paused")
+
+    def _resumed(self, position: Position, t: float) -> None:
+        self._event(position, "operator", "info", self._by("resumed", "resume"), t=t)
+        if self.on_state is not None:
+            self.on_state("running")
+
+    def _by(self, what: str, kind: str) -> str:
+        who = self._control.requested_by.get(kind)
+        return f"{what} by {who}" if who else f"{what} by the operator"
+
+    def _run_step(self, position: Position, entry: _Entry | None = None) -> _StepEnd:
         step = position.step
         native = self.channel.capabilities.native_end_conditions
         stability: StabilityWatch | None = None
@@ -164,18 +355,30 @@ class ChannelRunner:
             )
         host = HostConditions(tuple(c for c in channel_step.ends if c.kind not in native))
         recorder = Recorder(_criteria(step, self.plan))
-        tally = StepTally()
-        t_start = self.run_time_s
+        tally = self._tally_for(entry)
+        t_start = self.run_time_s if entry is None else entry.t_start
         self.safety.reset()
-        self.steps_run += 1
+        self.steps_run = position.ordinal
         self.sink.step_started(self._step_record(position, t_start, tally, None))
-        self.channel.start_step(channel_step, StepProgress())
+        progress = StepProgress(tally.elapsed_s, tally.last_Q)
+        reattached = (
+            entry is not None
+            and entry.reattach
+            and isinstance(self.channel, Reattachable)
+            and self.channel.reattach(channel_step, progress)
+        )
+        if not reattached:
+            self.channel.start_step(channel_step, progress)
+        # a step re-entered part-way never stores a point at or before where it was
+        floor = tally.elapsed_s if entry is not None else None
         virtual = self.channel.capabilities.virtual_time
         last_checkpoint = self.clock()
         last_data = self.clock()
         silence_reported = False
+        stopping: str | None = None  # "pause" / "detach": the channel was stopped for it
         end: _StepEnd | None = None
         while end is None:
+            self._control.beat()
             if self.stop_request.is_set():
                 self.channel.stop()
                 end = _StepEnd("operator", run_status="stopped")
@@ -183,12 +386,23 @@ class ChannelRunner:
                     position,
                     "operator",
                     "info",
-                    "stopped by the operator",
+                    self._by("stopped", "stop"),
                     t=t_start + tally.elapsed_s,
                 )
                 # the points up to the stop are still to be read below
+            elif stopping is None and self._control.detach_requested:
+                if not host and not virtual:
+                    # the instrument ends this step on board: leave it running
+                    return self._detach(position, t_start, tally)
+                self.channel.stop()  # host-sequenced: bring the cell to rest first
+                stopping = "detach"
+            elif stopping is None and self._control.pause_requested and step.resumable:
+                self.channel.stop()
+                stopping = "pause"
             samples = self.channel.read()
             block = samples.points
+            if floor is not None and len(block):
+                block = block[block["t"] > floor + 1e-9]
             now = self.clock()
             if samples.impedance is not None and len(samples.impedance):
                 self._store_impedance(position, t_start, samples.impedance)
@@ -219,6 +433,26 @@ class ChannelRunner:
                     "alarm",
                     f"no data from {self.channel.name} for {now - last_data:.1f} s",
                 )
+            if end is None and samples.ended and stopping is not None and not samples.end_reason:
+                # the channel stopped because we asked it to: this is not the step's end
+                if stopping == "detach":
+                    return self._detach(position, t_start, tally)
+                self._save_progress(position, t_start, tally)
+                self.run_time_s = t_start + tally.elapsed_s
+                self._paused(position, self.run_time_s, f"in step {position.ordinal}")
+                self._control.wait_while_paused()
+                if self._control.detach_requested:
+                    return self._detach(position, t_start, tally)
+                stopping = None
+                if self.stop_request.is_set():
+                    continue  # ended above, with reason operator, on the next pass
+                self._resumed(position, self.run_time_s)
+                if step.chamber is not None:
+                    stability = StabilityWatch(step.chamber)  # a fresh soak after the pause
+                self.channel.start_step(channel_step, StepProgress(tally.elapsed_s, tally.last_Q))
+                floor = tally.elapsed_s
+                last_data, silence_reported = self.clock(), False
+                continue
             if end is None and samples.ended:
                 reason = samples.end_reason or "instrument"
                 end = _StepEnd(TIMEOUT if stability is not None and reason == "time" else reason)
@@ -227,11 +461,13 @@ class ChannelRunner:
                 # points it measured after the end point are not part of this step
                 self.channel.stop()
             if end is None:
-                if now - last_checkpoint >= self.checkpoint_interval_s:
-                    self.sink.checkpoint(self._checkpoint(position, t_start, tally))
+                if len(block) and (
+                    not virtual or now - last_checkpoint >= self.checkpoint_interval_s
+                ):
+                    self._save_progress(position, t_start, tally)
                     last_checkpoint = now
                 if not virtual:
-                    time.sleep(self.poll_interval_s)
+                    self._control.sleep(self.poll_interval_s)
         self.run_time_s = t_start + tally.elapsed_s
         if end.reason == TIMEOUT and step.chamber is not None and stability is not None:
             self._event(
@@ -257,6 +493,17 @@ class ChannelRunner:
         if self.on_step_end is not None:
             self.on_step_end(position, record)
         return end
+
+    def _save_progress(self, position: Position, t_start: float, tally: StepTally) -> None:
+        """The running step's row (its tallies so far) and a checkpoint, behind its samples."""
+        self.sink.step_started(self._step_record(position, t_start, tally, None))
+        self.sink.checkpoint(self._checkpoint(position, t_start, tally))
+
+    def _detach(self, position: Position, t_start: float, tally: StepTally) -> _StepEnd:
+        """Leave the step as it is for the next daemon: its progress is checkpointed."""
+        self._save_progress(position, t_start, tally)
+        self.run_time_s = t_start + tally.elapsed_s
+        return _StepEnd("detached", run_status=DETACHED)
 
     def _screen(
         self, position: Position, block: np.ndarray, host: HostConditions

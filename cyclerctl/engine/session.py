@@ -3,6 +3,9 @@
 Whatever happens — completion, a safety stop, the operator, an exception in a driver —
 the run leaves this function with a status and an end reason in the database, the channel
 stopped, and everything measured up to then committed. A run never dies silently.
+
+The one exception is a detached run (the daemon shutting down): it keeps its status
+(running or paused) and its checkpoint, for the next daemon to resume.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from cyclerctl.drivers.base import Chamber, Channel
+from cyclerctl.engine.control import RunControl
 from cyclerctl.engine.program import Position
-from cyclerctl.engine.runner import ChannelRunner, RunOutcome
+from cyclerctl.engine.resume import ResumePoint
+from cyclerctl.engine.runner import DETACHED, ChannelRunner, RunOutcome
 from cyclerctl.plan import Plan, SafetyLimit
 from cyclerctl.reanalysis import reanalyse
 from cyclerctl.store import EventRecord, RunInfo, StepRecord, Store
@@ -46,15 +51,55 @@ def execute_run(
     run = store.create_run(plan, operator=operator, instrument=instrument, channel=channel.name)
     if on_start is not None:
         on_start(run)
-    writer = store.open_writer(run.id, channel=channel.name)
+    return drive_run(
+        store,
+        run,
+        plan,
+        channel,
+        hard_limits=hard_limits,
+        chamber=chamber,
+        control=RunControl(stop_request or threading.Event()),
+        on_step_end=on_step_end,
+    )
+
+
+def drive_run(
+    store: Store,
+    run: RunInfo,
+    plan: Plan,
+    channel: Channel,
+    *,
+    hard_limits: tuple[SafetyLimit, ...] = (),
+    chamber: Chamber | None = None,
+    control: RunControl | None = None,
+    resume: ResumePoint | None = None,
+    on_step_end: Callable[[Position, StepRecord], None] | None = None,
+    on_state: Callable[[str], None] | None = None,
+    poll_interval_s: float = 0.5,
+) -> RunReport:
+    """Drive an existing run (claimed from the queue, or resumed) to its recorded end.
+
+    ``on_state`` is told "paused"/"running" as the run pauses and resumes; by default the
+    run's status in the store follows.
+    """
+
+    def follow(state: str) -> None:
+        if state == "paused":
+            writer.flush(timeout=30.0)  # paused means: everything up to the pause is stored
+        store.set_status(run.id, state)
+
+    writer = store.open_writer(run.id, channel=run.channel)
     runner = ChannelRunner(
         plan,
         channel,
         writer,
         hard_limits=hard_limits,
         chamber=chamber,
-        stop_request=stop_request or threading.Event(),
+        control=control,
+        resume=resume,
         on_step_end=on_step_end,
+        on_state=on_state or follow,
+        poll_interval_s=poll_interval_s,
     )
     try:
         outcome = runner.run()
@@ -85,6 +130,10 @@ def execute_run(
         )
     finally:
         writer.close()
+    if outcome.status == DETACHED:
+        left = store.get_run(run.id)
+        assert left is not None
+        return RunReport(left, outcome)
     try:
         reanalyse(store, run.id, end_reason=outcome.end_reason)
     except Exception as exc:  # a result that cannot be computed must not lose the run

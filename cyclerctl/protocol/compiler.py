@@ -24,7 +24,7 @@ from .parameters import (
     resolve_parameters,
 )
 from .steps import StepCompiler
-from .toml_positions import TomlDocument, read_toml
+from .toml_positions import TomlDocument, parse_toml, read_toml
 from .units import CURRENT_KINDS
 from .validation import validate
 
@@ -54,7 +54,43 @@ def load_plan(protocol: str, cell: str, overrides: Mapping[str, str] | None = No
         raise ProtocolError(errors)
     protocol_doc, protocol_source = docs["protocol"]
     cell_doc, cell_source = docs["cell"]
+    return _compile(protocol_doc, protocol_source, cell_doc, cell_source, overrides)
 
+
+def plan_from_texts(
+    protocol_text: str,
+    cell_text: str,
+    overrides: Mapping[str, str] | None = None,
+    *,
+    protocol_source: str = "stored protocol",
+    cell_source: str = "stored cell",
+) -> Plan:
+    """Compile a protocol and a cell from their text, as stored with a queued run.
+
+    The daemon compiles what was submitted, not what the library holds now: a file edited
+    after ``cyclerctl submit`` never changes a queued or running run. ``*_source`` name the
+    texts in messages and are recorded in the Plan as they were at submission.
+    """
+    errors: list[InputError] = []
+    docs: list[TomlDocument] = []
+    for text, source in ((protocol_text, protocol_source), (cell_text, cell_source)):
+        try:
+            docs.append(parse_toml(text, source))
+        except ProtocolError as exc:
+            errors.extend(exc.errors)
+    if errors:
+        raise ProtocolError(errors)
+    protocol_doc, cell_doc = docs
+    return _compile(protocol_doc, protocol_source, cell_doc, cell_source, overrides)
+
+
+def _compile(
+    protocol_doc: TomlDocument,
+    protocol_source: str,
+    cell_doc: TomlDocument,
+    cell_source: str,
+    overrides: Mapping[str, str] | None,
+) -> Plan:
     sink = ErrorSink(protocol_doc.path, protocol_doc.lines)
     cell_sink = ErrorSink(cell_doc.path, cell_doc.lines)
     set_sink = ErrorSink("--set")

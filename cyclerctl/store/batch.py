@@ -13,11 +13,17 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Table, or_, select
 
 from cyclerctl.store import models
-from cyclerctl.store.records import Checkpoint, EventRecord, StepRecord, utcnow
-from cyclerctl.store.upsert import insert_ignore_sql, upsert
+from cyclerctl.store.records import (
+    ACTIVE_STATUSES,
+    Checkpoint,
+    EventRecord,
+    StepRecord,
+    utcnow,
+)
+from cyclerctl.store.upsert import insert_ignore_arrays_sql, insert_ignore_sql, upsert
 
 SAMPLE_COLUMNS = ("run_id", "seq", "t", "V", "I", "Q", "T_K", "step", "cycle")
 IMPEDANCE_COLUMNS = ("run_id", "seq", "step", "f", "Zre", "Zim", "V_dc", "T_K", "t")
@@ -41,6 +47,20 @@ def rows(
                 for row in values
             ]
     return [(run_id, *row) for row in values]
+
+
+def column_arrays(
+    run_id: int, block: NDArray[np.void], nullable: tuple[str, ...]
+) -> tuple[list[Any], ...]:
+    """``block`` as one list per column, prefixed with the ``run_id`` column: parameters
+    for :func:`insert_ignore_arrays_sql`. NaN in ``nullable`` fields becomes None (NULL)."""
+    arrays: list[list[Any]] = [[run_id] * len(block)]
+    for name in block.dtype.names or ():
+        values: list[Any] = block[name].tolist()
+        if name in nullable and np.isnan(block[name]).any():
+            values = [None if v != v else v for v in values]
+        arrays.append(values)
+    return tuple(arrays)
 
 
 def _finite(value: float) -> float | None:
@@ -77,20 +97,16 @@ class Batch:
 
     def write(self, connection: Connection, run_id: int, channel: str) -> None:
         """Execute every pending write on ``connection``, inside the caller's transaction."""
-        dialect = connection.dialect
-        nan_to_none = dialect.name != "sqlite"
         if self.samples:
             block = np.concatenate(self.samples)
-            connection.exec_driver_sql(
-                insert_ignore_sql(models.samples, dialect, SAMPLE_COLUMNS),
-                rows(run_id, block, ("T",), nan_to_none),
-            )
+            _insert_block(connection, models.samples, SAMPLE_COLUMNS, run_id, block, ("T",))
             self._write_latest(connection, run_id, channel, block[-1])
         if self.impedance:
-            connection.exec_driver_sql(
-                insert_ignore_sql(models.impedance, dialect, IMPEDANCE_COLUMNS),
-                rows(run_id, np.concatenate(self.impedance), ("V_dc", "T"), nan_to_none),
+            block = np.concatenate(self.impedance)
+            _insert_block(
+                connection, models.impedance, IMPEDANCE_COLUMNS, run_id, block, ("V_dc", "T")
             )
+        dialect = connection.dialect
         for record in self.steps.values():
             connection.execute(
                 upsert(models.steps, dialect, step_values(run_id, record), ("run_id", "step"))
@@ -119,7 +135,42 @@ class Batch:
             "status": select(runs.c.status).where(runs.c.id == run_id).scalar_subquery(),
             "updated_at": utcnow(),
         }
-        connection.execute(upsert(models.channel_latest, connection.dialect, values, ("channel",)))
+        # A late batch of a run that has ended must not take the channel back from the run
+        # that holds it now: update only the run's own row, a free one, or an ended run's.
+        latest = models.channel_latest
+        active_runs = select(runs.c.id).where(runs.c.status.in_(ACTIVE_STATUSES))
+        # (uncorrelated: an ON CONFLICT clause cannot correlate a subquery to its table)
+        free_or_ours = or_(
+            latest.c.run_id == run_id,
+            latest.c.run_id.is_(None),
+            latest.c.run_id.not_in(active_runs),
+        )
+        connection.execute(
+            upsert(latest, connection.dialect, values, ("channel",), where=free_or_ours)
+        )
+
+
+def _insert_block(
+    connection: Connection,
+    table: Table,
+    columns: tuple[str, ...],
+    run_id: int,
+    block: NDArray[np.void],
+    nullable: tuple[str, ...],
+) -> None:
+    """Insert a block's rows, skipping those already stored: the driver's executemany
+    (SQLite stores a NaN as NULL by itself), or one array statement on PostgreSQL."""
+    dialect = connection.dialect
+    if dialect.name == "postgresql":
+        connection.exec_driver_sql(
+            insert_ignore_arrays_sql(table, dialect, columns),
+            column_arrays(run_id, block, nullable),
+        )
+    else:
+        connection.exec_driver_sql(
+            insert_ignore_sql(table, dialect, columns),
+            rows(run_id, block, nullable, nan_to_none=dialect.name != "sqlite"),
+        )
 
 
 def step_values(run_id: int, record: StepRecord) -> dict[str, Any]:

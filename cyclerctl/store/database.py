@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +13,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
+from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.pool import NullPool
 
 from cyclerctl.resources import migrations_dir
@@ -28,6 +31,19 @@ def default_url() -> str:
 
 def is_sqlite(url: URL) -> bool:
     return url.get_backend_name() == "sqlite"
+
+
+def is_postgresql(url: URL) -> bool:
+    return url.get_backend_name() == "postgresql"
+
+
+def advisory_key(name: str) -> int:
+    """A stable signed 32-bit key for pg_advisory_*lock(NAMESPACE, key)."""
+    return zlib.crc32(name.encode()) - 2**31
+
+
+#: First key of every advisory lock cyclerctl takes, so they cannot collide with others'.
+ADVISORY_NAMESPACE = advisory_key("cyclerctl")
 
 
 def _sqlite_file(url: URL) -> URL:
@@ -74,12 +90,32 @@ def make_engine(url: str | URL, *, dedicated: bool = False) -> Engine:
     if is_sqlite(parsed):
         parsed = _sqlite_file(parsed)
         options["connect_args"] = {"timeout": BUSY_TIMEOUT_S}
+    elif is_postgresql(parsed):
+        if parsed.drivername == "postgresql":
+            # the driver cyclerctl depends on (psycopg 3), not SQLAlchemy's default psycopg2
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        # a daemon runs for weeks: a connection the server dropped is replaced, not used
+        options["pool_pre_ping"] = True
     if dedicated:
         options["poolclass"] = NullPool
     engine = create_engine(parsed, **options)
     if is_sqlite(parsed):
         _configure_sqlite(engine)
     return engine
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that is going to write, committed on exit (rolled back on error).
+
+    On SQLite it begins IMMEDIATE: it holds the database's one write lock from its first
+    read, so a read-check-write sequence in it is atomic against every other writer
+    (others wait up to the busy timeout). PostgreSQL statements lock rows themselves.
+    """
+    with engine.connect() as connection:
+        connection.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
+        with connection.begin():
+            yield connection
 
 
 def alembic_config() -> Config:
@@ -104,9 +140,14 @@ def upgrade(engine: Engine) -> None:
     if current_revision(engine) == head_revision():
         return
     config = alembic_config()
-    with engine.connect() as connection:
-        # IMMEDIATE: two processes starting on a new file must not both create the tables.
-        connection.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
-        with connection.begin():
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+    # Two processes starting on a new database must not both create the tables: SQLite's
+    # IMMEDIATE and PostgreSQL's advisory lock make the second wait, and alembic, reading
+    # the version inside the same transaction, then finds nothing left to do.
+    with write_transaction(engine) as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:namespace, :key)"),
+                {"namespace": ADVISORY_NAMESPACE, "key": advisory_key("migrations")},
+            )
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")

@@ -28,11 +28,12 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import DateTime
 
-from cyclerctl.store.records import EVENT_SEVERITIES, RUN_STATUSES
+from cyclerctl.store.records import COMMAND_KINDS, EVENT_SEVERITIES, RUN_STATUSES
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -78,6 +79,8 @@ class RunRow(Base):
     __tablename__ = "runs"
     __table_args__ = (
         CheckConstraint(in_list("status", RUN_STATUSES), name="status"),
+        # the queue (status = queued, by channel) and "is this channel busy" both read it
+        Index(None, "status", "channel"),
         {"sqlite_autoincrement": True},
     )
 
@@ -103,6 +106,12 @@ class RunRow(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     estimated_duration_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # 0002: the daemon's queue
+    daemon: Mapped[str | None] = mapped_column(String, nullable=True)  # who owns / ran it
+    overrides: Mapped[Any] = mapped_column(JSON, server_default=text("'{}'"))  # --set, as given
+    cell_source: Mapped[str] = mapped_column(String, server_default=text("''"))
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    priority: Mapped[int] = mapped_column(Integer, server_default=text("0"))  # not used yet
 
 
 class StepRow(Base):
@@ -224,6 +233,53 @@ class ChannelLatestRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class CommandRow(Base):
+    """What an operator asked of a run (submit, pause, resume, stop), and the daemon's answer.
+
+    The CLI and the TUI write these; the daemon that owns the run polls, acts, acknowledges.
+    The rows stay: they are the run's audit trail.
+    """
+
+    __tablename__ = "commands"
+    __table_args__ = (
+        CheckConstraint(in_list("kind", COMMAND_KINDS), name="kind"),
+        Index(None, "run_id", "id"),
+        # what daemons poll: the few commands nobody has answered yet
+        Index(
+            "ix_commands_pending",
+            "run_id",
+            sqlite_where=text("acknowledged_at IS NULL"),
+            postgresql_where=text("acknowledged_at IS NULL"),
+        ),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(Integer, run_fk())
+    kind: Mapped[str] = mapped_column(String(16))
+    operator: Mapped[str] = mapped_column(String)
+    host: Mapped[str] = mapped_column(String, server_default=text("''"))  # where it was issued
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String, nullable=True)  # daemon name
+    result: Mapped[str | None] = mapped_column(Text, nullable=True)  # "ok", or why not
+
+
+class DaemonRow(Base):
+    """One row per daemon name, rewritten by its heartbeat."""
+
+    __tablename__ = "daemons"
+
+    name: Mapped[str] = mapped_column(String, primary_key=True)
+    host: Mapped[str] = mapped_column(String)
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    version: Mapped[str] = mapped_column(String)
+    instruments: Mapped[Any] = mapped_column(JSON)  # names of the instruments it drives
+    channels: Mapped[Any] = mapped_column(JSON)  # names of the channels it drives
+
+
 def _table(model: type[Base]) -> Table:
     table = model.__table__
     assert isinstance(table, Table)
@@ -238,5 +294,7 @@ events = _table(EventRow)
 results = _table(ResultRow)
 checkpoints = _table(CheckpointRow)
 channel_latest = _table(ChannelLatestRow)
+commands = _table(CommandRow)
+daemons = _table(DaemonRow)
 
 TABLES: dict[str, Table] = {t.name: t for t in Base.metadata.sorted_tables}

@@ -65,6 +65,9 @@ def run_info(row: Row[Any]) -> RunInfo:
         instrument=dict(m["instrument"] or {}),
         analysis=dict(m["analysis"] or {}),
         estimated_duration_s=m["estimated_duration_s"],
+        daemon=m["daemon"],
+        overrides={str(k): str(v) for k, v in (m["overrides"] or {}).items()},
+        queued_at=m["queued_at"],
     )
 
 
@@ -74,7 +77,7 @@ RUN_INFO_COLUMNS = [
         *("id", "guid", "protocol_name", "protocol_source", "protocol_sha256", "cell_name"),
         *("channel", "operator", "status", "end_reason", "is_completed"),
         *("created_at", "started_at", "ended_at", "parameters", "instrument", "analysis"),
-        "estimated_duration_s",
+        *("estimated_duration_s", "daemon", "overrides", "queued_at"),
     )
 ]
 

@@ -28,7 +28,12 @@ RUN_STATUSES: tuple[str, ...] = (
 TERMINAL_STATUSES: frozenset[str] = frozenset(
     {"completed", "safety_stop", "stopped", "failed", "interrupted"}
 )
+#: A run in one of these holds its channel: a channel has at most one (claim_next sees to it).
+ACTIVE_STATUSES: tuple[str, ...] = ("running", "paused")
 EVENT_SEVERITIES: tuple[str, ...] = ("info", "warning", "alarm")
+#: ``submit`` is written by Store.submit_run (the queue's audit); operators issue the others.
+COMMAND_KINDS: tuple[str, ...] = ("submit", "pause", "resume", "stop")
+OPERATOR_COMMANDS: tuple[str, ...] = ("pause", "resume", "stop")
 
 #: One stored point. Unlike the driver's SAMPLE_DTYPE, ``t`` is *run* time (s); ``Q`` is the
 #: charge passed in the step (C, signed); ``T`` is K, NaN when unknown (stored as NULL);
@@ -97,6 +102,9 @@ class RunInfo:
     instrument: dict[str, Any]
     analysis: dict[str, Any]
     estimated_duration_s: float | None
+    daemon: str | None = None  # the daemon that owns (claimed, adopted) or ran it
+    overrides: dict[str, str] = field(default_factory=dict)  # the --set values as given
+    queued_at: datetime | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly: datetimes as ISO 8601 strings."""
@@ -185,3 +193,59 @@ class Result:
     source: Mapping[str, Any] = field(default_factory=dict)
     analysis_version: str | None = None
     computed_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRecord:
+    """One operator command and, once the owning daemon has acted on it, its answer.
+
+    ``result`` is "ok" or why not; ``acknowledged_by`` names the daemon (None with
+    ``acknowledged_at`` set: the store answered itself, e.g. a queued run stopped before
+    any daemon claimed it).
+    """
+
+    id: int
+    run_id: int
+    kind: str
+    operator: str
+    host: str
+    issued_at: datetime
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    result: str | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.acknowledged_at is None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly: datetimes as ISO 8601 strings."""
+        return {f.name: _iso(getattr(self, f.name)) for f in fields(self)}
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonInfo:
+    """A daemon as its last heartbeat described it."""
+
+    name: str
+    host: str
+    pid: int
+    started_at: datetime
+    heartbeat_at: datetime
+    version: str
+    instruments: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+
+    def age_s(self, now: datetime | None = None) -> float:
+        """Seconds since the last heartbeat."""
+        return ((now or utcnow()) - self.heartbeat_at).total_seconds()
+
+    def is_stale(self, stale_after_s: float, now: datetime | None = None) -> bool:
+        return self.age_s(now) > stale_after_s
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly: datetimes as ISO 8601 strings, name lists as lists."""
+        values = {f.name: _iso(getattr(self, f.name)) for f in fields(self)}
+        values["instruments"] = list(self.instruments)
+        values["channels"] = list(self.channels)
+        return values

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy import Engine, func, select, update
 
+import cyclerctl
 from cyclerctl.plan import Plan
-from cyclerctl.store import database, models, queries
+from cyclerctl.store import database, models, queries, queue
 from cyclerctl.store.batch import event_values
+from cyclerctl.store.database import write_transaction
 from cyclerctl.store.records import (
     IMPEDANCE_ROW_DTYPE,
     RUN_STATUSES,
     SAMPLE_ROW_DTYPE,
     TERMINAL_STATUSES,
     Checkpoint,
+    CommandRecord,
+    DaemonInfo,
     EventRecord,
     Result,
     RunInfo,
@@ -26,7 +30,6 @@ from cyclerctl.store.records import (
     utcnow,
 )
 from cyclerctl.store.serialize import jsonable, plan_table
-from cyclerctl.store.upsert import upsert
 from cyclerctl.store.writer import RunWriter
 
 
@@ -75,6 +78,53 @@ class Store:
 
     # -- runs -----------------------------------------------------------------------------
 
+    def _run_values(
+        self,
+        plan: Plan,
+        *,
+        operator: str,
+        instrument: Mapping[str, str],
+        channel: str,
+        status: str,
+        overrides: Mapping[str, str] | None,
+        daemon: str | None,
+    ) -> dict[str, Any]:
+        now = utcnow()
+        return {
+            "guid": str(uuid.uuid4()),
+            "protocol_name": plan.protocol_name,
+            "protocol_source": plan.protocol_source,
+            "protocol_text": plan.protocol_text,
+            "protocol_sha256": plan.protocol_sha256,
+            "cell_name": plan.cell.name,
+            "cell_source": plan.cell.source,
+            "cell_text": plan.cell_text,
+            "cell_json": jsonable(plan.cell),
+            "parameters": jsonable(plan.parameters),
+            "overrides": {str(k): str(v) for k, v in (overrides or {}).items()},
+            "plan_json": plan_table(plan),
+            "analysis": jsonable(plan.analysis),
+            "instrument": dict(instrument),
+            "channel": channel,
+            "operator": operator,
+            "daemon": daemon,
+            "status": status,
+            "end_reason": None,
+            "is_completed": status in TERMINAL_STATUSES,
+            "created_at": now,
+            "queued_at": now if status == "queued" else None,
+            "started_at": now if status == "running" else None,
+            "ended_at": now if status in TERMINAL_STATUSES else None,
+            "estimated_duration_s": plan.estimated_duration_s,
+        }
+
+    @staticmethod
+    def _insert_run(connection: Any, values: Mapping[str, Any]) -> int:
+        result = connection.execute(models.runs.insert().values(**values))
+        (run_id,) = result.inserted_primary_key or (None,)
+        assert isinstance(run_id, int)
+        return run_id
+
     def create_run(
         self,
         plan: Plan,
@@ -83,40 +133,27 @@ class Store:
         instrument: Mapping[str, str],
         channel: str,
         status: str = "running",
+        overrides: Mapping[str, str] | None = None,
+        daemon: str | None = None,
     ) -> RunInfo:
         """Record a new run with everything needed to reproduce it: protocol text and hash,
-        cell, resolved parameters, step table, instrument identity, operator."""
+        cell, resolved parameters and the ``--set`` overrides as given, step table,
+        instrument identity, operator, and the daemon running it (None: the foreground CLI).
+        """
         _check_status(status)
-        now = utcnow()
-        values: dict[str, Any] = {
-            "guid": str(uuid.uuid4()),
-            "protocol_name": plan.protocol_name,
-            "protocol_source": plan.protocol_source,
-            "protocol_text": plan.protocol_text,
-            "protocol_sha256": plan.protocol_sha256,
-            "cell_name": plan.cell.name,
-            "cell_text": plan.cell_text,
-            "cell_json": jsonable(plan.cell),
-            "parameters": jsonable(plan.parameters),
-            "plan_json": plan_table(plan),
-            "analysis": jsonable(plan.analysis),
-            "instrument": dict(instrument),
-            "channel": channel,
-            "operator": operator,
-            "status": status,
-            "end_reason": None,
-            "is_completed": status in TERMINAL_STATUSES,
-            "created_at": now,
-            "started_at": now if status == "running" else None,
-            "ended_at": now if status in TERMINAL_STATUSES else None,
-            "estimated_duration_s": plan.estimated_duration_s,
-        }
+        values = self._run_values(
+            plan,
+            operator=operator,
+            instrument=instrument,
+            channel=channel,
+            status=status,
+            overrides=overrides,
+            daemon=daemon,
+        )
         with self.engine.begin() as connection:
-            result = connection.execute(models.runs.insert().values(**values))
-            (run_id,) = result.inserted_primary_key or (None,)
-            assert isinstance(run_id, int)
+            run_id = self._insert_run(connection, values)
             if status == "running":
-                self._claim_channel(connection, channel, run_id, status)
+                queue.hold_channel(connection, channel, run_id, status)
             run = queries.get_run(connection, run_id)
         assert run is not None
         return run
@@ -155,19 +192,17 @@ class Store:
                 .values(status=status, updated_at=now)
             )
             if claimed.rowcount == 0 and status == "running":
-                self._claim_channel(connection, channel, run_id, status)
+                queue.hold_channel(connection, channel, run_id, status)
 
-    @staticmethod
-    def _claim_channel(connection: Any, channel: str, run_id: int, status: str) -> None:
-        """Point the channel's status row at a run that starts on it (no point yet)."""
-        values: dict[str, Any] = {
-            "channel": channel,
-            "run_id": run_id,
-            **dict.fromkeys(("t", "V", "I", "Q", "T_K", "step", "cycle")),
-            "status": status,
-            "updated_at": utcnow(),
-        }
-        connection.execute(upsert(models.channel_latest, connection.dialect, values, ("channel",)))
+    def set_instrument(self, run_id: int, instrument: Mapping[str, str]) -> None:
+        """Record the identity of the instrument a run got (a submitted run has none yet)."""
+        runs = models.runs
+        with self.engine.begin() as connection:
+            changed = connection.execute(
+                update(runs).where(runs.c.id == run_id).values(instrument=dict(instrument))
+            )
+            if changed.rowcount == 0:
+                raise KeyError(f"no run {run_id}")
 
     def get_run(self, run_id: int) -> RunInfo | None:
         with self.engine.connect() as connection:
@@ -194,6 +229,134 @@ class Store:
             "cell": row.cell_json,
             "plan": row.plan_json,
         }
+
+    # -- the daemon's queue, commands and heartbeats --------------------------------------
+
+    def submit_run(
+        self,
+        plan: Plan,
+        *,
+        operator: str,
+        channel: str,
+        overrides: Mapping[str, str] | None = None,
+        host: str = "",
+    ) -> RunInfo:
+        """Queue a run for whichever daemon drives ``channel``.
+
+        One transaction: the run (status "queued", ``queued_at`` now, no instrument yet)
+        and a ``submit`` command, the audit of who asked, from where; the daemon that
+        claims the run acknowledges it.
+        """
+        values = self._run_values(
+            plan,
+            operator=operator,
+            instrument={},
+            channel=channel,
+            status="queued",
+            overrides=overrides,
+            daemon=None,
+        )
+        with self.engine.begin() as connection:
+            run_id = self._insert_run(connection, values)
+            queue.add_command(connection, run_id, "submit", operator=operator, host=host)
+            run = queries.get_run(connection, run_id)
+        assert run is not None
+        return run
+
+    def claim_next(self, channels: Sequence[str], daemon: str) -> RunInfo | None:
+        """Atomically start the oldest queued run (by ``queued_at``, then id) on one of
+        ``channels`` whose channel has no running or paused run: status "running",
+        ``daemon`` its owner, ``started_at`` now, the channel's status row pointed at it,
+        its ``submit`` command acknowledged. None if there is nothing to start.
+
+        Safe between threads, processes and hosts: no run is claimed twice and no channel
+        gets two active runs (SQLite: BEGIN IMMEDIATE; PostgreSQL: a per-channel advisory
+        lock and SELECT … FOR UPDATE SKIP LOCKED).
+        """
+        with write_transaction(self.engine) as connection:
+            run_id = queue.claim(connection, channels, daemon)
+            run = None if run_id is None else queries.get_run(connection, run_id)
+        return run
+
+    def issue_command(self, run_id: int, kind: str, *, operator: str, host: str = "") -> int:
+        """Ask the daemon that owns the run to ``pause``, ``resume`` or ``stop`` it; the
+        command's id. ValueError for another kind or a run that has ended; KeyError for an
+        unknown run. ``stop`` on a queued run takes it out of the queue at once (status
+        "stopped", end_reason "operator"; the command is answered "ok" with no daemon);
+        pause/resume on a queued run is a ValueError.
+        """
+        with write_transaction(self.engine) as connection:
+            return queue.issue(connection, run_id, kind, operator=operator, host=host)
+
+    def pending_commands(self, daemon: str) -> list[CommandRecord]:
+        """Unacknowledged pause/resume/stop commands for runs ``daemon`` owns, oldest first."""
+        with self.engine.connect() as connection:
+            return queue.pending(connection, daemon)
+
+    def acknowledge(self, command_id: int, *, daemon: str, result: str = "ok") -> None:
+        """Answer a command: ``result`` is "ok" or why not. The first answer stands (a later
+        one is ignored); KeyError for an unknown command."""
+        with write_transaction(self.engine) as connection:
+            queue.acknowledge(connection, command_id, daemon=daemon, result=result)
+
+    def commands(self, run_id: int | None = None) -> list[CommandRecord]:
+        """The audit trail: every command (of one run, or of all), in the order issued."""
+        with self.engine.connect() as connection:
+            return queue.command_log(connection, run_id)
+
+    def heartbeat(
+        self,
+        daemon: str,
+        *,
+        host: str,
+        pid: int,
+        instruments: Sequence[str] = (),
+        channels: Sequence[str] = (),
+    ) -> None:
+        """Say ``daemon`` is alive now (insert or update its row; ``started_at`` is kept
+        while host and pid stay the same)."""
+        with write_transaction(self.engine) as connection:
+            queue.heartbeat(
+                connection,
+                daemon,
+                host=host,
+                pid=pid,
+                version=cyclerctl.__version__,
+                instruments=instruments,
+                channels=channels,
+            )
+
+    def daemons(self) -> list[DaemonInfo]:
+        """Every daemon that ever sent a heartbeat, by name."""
+        with self.engine.connect() as connection:
+            return queue.daemon_list(connection)
+
+    def orphaned_runs(
+        self, daemon: str, *, stale_after_s: float, channels: Sequence[str] | None = None
+    ) -> list[RunInfo]:
+        """Running or paused runs that ``daemon`` should consider taking over: its own (it
+        restarted; so call this before it runs anything) and those of daemons whose last
+        heartbeat is older than ``stale_after_s`` or missing. Runs with no daemon (the
+        foreground CLI's) are never listed. ``channels``: only runs on these."""
+        with self.engine.connect() as connection:
+            return queue.orphans(connection, daemon, stale_after_s=stale_after_s, channels=channels)
+
+    def adopt(self, run_id: int, daemon: str, *, stale_after_s: float) -> bool:
+        """Atomically make ``daemon`` the run's owner if the run is still orphaned (see
+        orphaned_runs); False if it is not (another daemon adopted it first, its owner came
+        back, it ended). A change of owner is recorded as an ``adopted`` event. Send a
+        heartbeat first: a daemon with none can itself be adopted from."""
+        with write_transaction(self.engine) as connection:
+            return queue.adopt(connection, run_id, daemon, stale_after_s=stale_after_s)
+
+    def channel_status(self) -> list[dict[str, Any]]:
+        """What ``cyclerctl status`` shows, one dict per channel_latest row, by channel:
+        channel, run_id, status, protocol, cell, operator, daemon, step (ordinal),
+        step_name, step_kind, cycle, t (run time, s), V, I, Q (C in the step), T (K),
+        capacity_Ah (|Q| in Ah), estimated_duration_s, started_at, updated_at, queued
+        (runs waiting for the channel). Reads only small tables, never samples."""
+        with self.engine.connect() as connection:
+            return queue.channel_status(connection)
 
     # -- events and results ----------------------------------------------------------------
 

@@ -1,0 +1,209 @@
+"""One run on one channel, on its own thread: compile, open, drive, record the end.
+
+The plan is compiled again from the protocol and cell *text stored with the run* (and its
+``--set`` overrides), so what runs is what was submitted, whatever the files say now. A run
+the daemon adopts (its own after a restart, or a dead daemon's) resumes from its checkpoint.
+
+Whatever goes wrong before the engine starts — a protocol that no longer compiles, an
+instrument that cannot be opened, a plan the channel cannot run — fails this run only,
+with the reason as an event and as its end reason. Faults while it runs are the engine's
+(``drive_run``): they also end the run ``failed`` with the reason recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+
+from cyclerctl.daemon.hosts import InstrumentHost
+from cyclerctl.engine.control import RunControl
+from cyclerctl.engine.resume import ResumePoint, load_resume_point
+from cyclerctl.plan import Plan
+from cyclerctl.store import CommandRecord, EventRecord, RunInfo, Store
+
+
+class RunFailed(Exception):
+    """The run cannot start: ``reason`` is its end reason, the message says why."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class RunWorker:
+    """Drives one run; the supervisor hands it operator commands through :meth:`deliver`."""
+
+    def __init__(
+        self,
+        store: Store,
+        run: RunInfo,
+        host: InstrumentHost,
+        number: int,
+        *,
+        resume: bool,
+        log: logging.Logger,
+        poll_interval_s: float = 0.5,
+    ) -> None:
+        self.store = store
+        self.run = run
+        self.host = host
+        self.number = number
+        self.resume = resume
+        self.log = log
+        self.poll_interval_s = poll_interval_s
+        self.control = RunControl()
+        self.outcome: str | None = None  # final status, "detached", or None while running
+        self.crashed = False  # the worker itself failed: the run may still be active
+        self.finished_at: float | None = None
+        self.stall_reported = False  # the watchdog's alarm for the current stall was raised
+        self._thread = threading.Thread(
+            target=self._main, name=f"run-{run.id}@{run.channel}", daemon=True
+        )
+
+    @property
+    def channel(self) -> str:
+        return self.run.channel
+
+    def start(self) -> None:
+        if self.run.status == "paused":  # adopted while paused: it stays paused
+            self.control.pause()
+        self._thread.start()
+
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    def deliver(self, command: CommandRecord) -> str:
+        """Act on an operator's command; the answer recorded as its acknowledgement."""
+        by = command.operator
+        if command.kind == "pause":
+            return self.control.pause(by)
+        if command.kind == "resume":
+            return self.control.resume(by)
+        if command.kind == "stop":
+            return self.control.stop(by)
+        return f"ignored: unknown command {command.kind!r}"
+
+    def detach(self) -> None:
+        self.control.detach()
+
+    def stalled_for(self) -> float:
+        """Seconds the engine has been inside one driver call (0: it is not)."""
+        since = self.control.alive_at
+        return 0.0 if since is None or not self.alive() else time.monotonic() - since
+
+    # -- the thread -----------------------------------------------------------------------
+
+    def _main(self) -> None:
+        try:
+            self.outcome = self._drive()
+        except RunFailed as failure:
+            self._fail(failure.reason, str(failure))
+            self.outcome = "failed"
+        except Exception as exc:  # the store itself failed: the run stays for a retry
+            self.crashed = True
+            self.log.error(
+                "run %s on %s: worker failed: %s\n%s",
+                self.run.id,
+                self.channel,
+                exc,
+                traceback.format_exc(limit=8),
+            )
+        finally:
+            self.finished_at = time.monotonic()
+
+    def _drive(self) -> str:
+        from cyclerctl.engine.compat import misfits
+        from cyclerctl.engine.session import drive_run
+
+        run = self.run
+        plan = self._plan()
+        point = self._resume_point() if self.resume else None
+        self.control.beat()  # from here on a call that never returns is the instrument's
+        try:
+            opened = self.host.open_channel(self.number, plan)
+        except Exception as exc:
+            raise RunFailed(
+                f"error:{type(exc).__name__}",
+                f"instrument {self.host.name}: {exc}",
+            ) from exc
+        problems = misfits(
+            plan,
+            opened.channel.capabilities,
+            run.channel,
+            has_chamber=opened.chamber is not None,
+        )
+        if problems:
+            raise RunFailed("error:misfit", "; ".join(problems))
+        if not run.instrument:
+            self.store.set_instrument(run.id, opened.identity)
+        what = "resuming" if point is not None else "starting"
+        self.log.info(
+            "run %s on %s: %s %s with %s", run.id, run.channel, what, plan.protocol_name,
+            plan.cell.name,
+        )  # fmt: skip
+        report = drive_run(
+            self.store,
+            run,
+            plan,
+            opened.channel,
+            hard_limits=self.host.config.limits,
+            chamber=opened.chamber,
+            control=self.control,
+            resume=point,
+            poll_interval_s=self.poll_interval_s,
+        )
+        outcome = report.outcome
+        self.log.info(
+            "run %s on %s: %s (%s) after %d step(s), %d point(s)",
+            run.id,
+            run.channel,
+            outcome.status,
+            outcome.end_reason,
+            outcome.steps_run,
+            outcome.points_stored,
+        )
+        return outcome.status
+
+    def _plan(self) -> Plan:
+        from cyclerctl.protocol import ProtocolError
+        from cyclerctl.protocol.compiler import plan_from_texts
+
+        run = self.run
+        snapshot = self.store.run_snapshot(run.id)
+        if snapshot is None:
+            raise RunFailed("error:missing", f"run {run.id} is not in the database")
+        cell = snapshot.get("cell") or {}
+        try:
+            plan = plan_from_texts(
+                snapshot["protocol_text"],
+                snapshot["cell_text"],
+                run.overrides,
+                protocol_source=run.protocol_source,
+                cell_source=str(cell.get("source") or run.cell_name),
+            )
+        except ProtocolError as exc:
+            raise RunFailed("error:protocol", str(exc)) from exc
+        if plan.protocol_sha256 != run.protocol_sha256:
+            raise RunFailed("error:protocol", "the stored protocol text does not match its hash")
+        return plan
+
+    def _resume_point(self) -> ResumePoint | None:
+        """Where to pick up, or None when the run never started a step."""
+        return load_resume_point(self.store, self.run.id)
+
+    def _fail(self, reason: str, message: str) -> None:
+        self.log.error("run %s on %s failed: %s", self.run.id, self.channel, message)
+        try:
+            self.store.add_event(
+                self.run.id,
+                EventRecord(kind="error", severity="alarm", message=message, data={}),
+            )
+            self.store.set_status(self.run.id, "failed", end_reason=reason)
+        except Exception as exc:
+            self.crashed = True
+            self.log.error("run %s: cannot record the failure: %s", self.run.id, exc)

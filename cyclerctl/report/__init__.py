@@ -1,0 +1,163 @@
+"""`cyclerctl report RUN -o DIR`: PNG figures chosen by the run's analysis kind, and an
+index.html showing them with the results table. matplotlib with the Agg backend (no display).
+
+Every run gets V(t)/I(t) (decimated to ≤ 20 000 points so a long run plots quickly);
+cycling kinds get capacity and CE vs cycle and the voltage profiles of a few cycles;
+impedance runs get the Nyquist plot with the fitted circuit where a fit is stored.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cyclerctl.analysis import RunData
+from cyclerctl.reanalysis import run_data
+from cyclerctl.store import Store
+
+MAX_POINTS = 20_000
+FIGSIZE = (8.0, 5.0)
+DPI = 100
+CYCLING_KINDS = ("cycling", "rate-capability", "li-li-cycling")
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    _pyplot().close(fig)
+    return path
+
+
+def fig_vi(data: RunData, path: Path) -> Path | None:
+    s = data.samples
+    if s.size == 0:
+        return None
+    s = s[:: max(1, s.size // MAX_POINTS)]
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=FIGSIZE)
+    t_h = s["t"] / 3600.0
+    ax.plot(t_h, s["V"], color="tab:blue", lw=1)
+    ax.set_xlabel("time / h")
+    ax.set_ylabel("voltage / V", color="tab:blue")
+    ax2 = ax.twinx()
+    ax2.plot(t_h, s["I"] * 1e3, color="tab:red", lw=1)
+    ax2.set_ylabel("current / mA", color="tab:red")
+    ax.set_title("V(t) and I(t)")
+    return _save(fig, path)
+
+
+def fig_capacity(data: RunData, path: Path) -> Path | None:
+    from cyclerctl.analysis.cycling import cycle_totals
+
+    cycles = [c for c in cycle_totals(data.steps) if c.complete]
+    if not cycles:
+        return None
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=FIGSIZE)
+    n = [c.cycle for c in cycles]
+    ax.plot(n, [c.charge_Ah * 1e3 for c in cycles], "o-", label="charge")
+    ax.plot(n, [c.discharge_Ah * 1e3 for c in cycles], "s-", label="discharge")
+    ax.set_xlabel("cycle")
+    ax.set_ylabel("capacity / mAh")
+    ax.legend(loc="lower left")
+    ax2 = ax.twinx()
+    ax2.plot(n, [100 * (c.ce or math.nan) for c in cycles], "^:", color="tab:green")
+    ax2.set_ylabel("CE / %", color="tab:green")
+    ax.set_title("capacity and Coulombic efficiency")
+    return _save(fig, path)
+
+
+def fig_profiles(data: RunData, path: Path) -> Path | None:
+    s = data.samples
+    cycles = sorted({int(c) for c in np.unique(s["cycle"]) if c > 0}) if s.size else []
+    if not cycles:
+        return None
+    picks = sorted({cycles[0], cycles[len(cycles) // 2], cycles[-1]})
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=FIGSIZE)
+    for c in picks:
+        rows = s[(s["cycle"] == c) & (s["I"] != 0)]
+        if rows.size:
+            ax.plot(np.abs(rows["Q"]) / 3.6, rows["V"], ".", ms=2, label=f"cycle {c}")
+    ax.set_xlabel("|Q| in step / mAh")
+    ax.set_ylabel("voltage / V")
+    ax.legend()
+    ax.set_title("voltage profiles")
+    return _save(fig, path)
+
+
+def fig_nyquist(data: RunData, results: dict[str, Any], path: Path) -> Path | None:
+    z = data.impedance
+    if z.size == 0:
+        return None
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=FIGSIZE)
+    for step in np.unique(z["step"]):
+        rows = z[z["step"] == step]
+        ax.plot(rows["Zre"], -rows["Zim"], "o", ms=3, label=f"step {int(step)}")
+    fit = results.get("eis_fit")
+    if fit is not None and isinstance(fit.data, dict) and "circuit" in fit.data:
+        from cyclerctl.analysis import circuits
+
+        f = np.logspace(np.log10(z["f"].min()), np.log10(z["f"].max()), 200)
+        zf = circuits.circuit(fit.data["circuit"]).impedance(fit.data["parameters"], f)
+        ax.plot(zf.real, -zf.imag, "k-", label=f"fit {fit.data['circuit']}")
+    ax.set_xlabel("Z' / Ω")
+    ax.set_ylabel("−Z'' / Ω")
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.legend(fontsize="small")
+    ax.set_title("Nyquist")
+    return _save(fig, path)
+
+
+def _results_table(results: dict[str, Any]) -> str:
+    rows = []
+    for name, r in sorted(results.items()):
+        value = "" if r.value is None else f"{r.value:.6g}"
+        rows.append(
+            f"<tr><td>{html.escape(name)}</td><td>{value}</td>"
+            f"<td>{html.escape(r.unit or '')}</td></tr>"
+        )
+    return "<table><tr><th>result</th><th>value</th><th>unit</th></tr>" + "".join(rows) + "</table>"
+
+
+def write_report(store: Store, run_id: int, out_dir: str | Path) -> Path:
+    """Figures and index.html for run ``run_id`` in ``out_dir``; the index.html path."""
+    run = store.get_run(run_id)
+    if run is None:
+        raise KeyError(f"no run {run_id}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    data = run_data(store, run_id)
+    results = store.results(run_id)
+    kind = run.analysis.get("kind")
+    figures = [fig_vi(data, out / "vi.png")]
+    if kind in CYCLING_KINDS or run.protocol_name.startswith("import:"):
+        figures += [fig_capacity(data, out / "capacity.png")]
+        figures += [fig_profiles(data, out / "profiles.png")]
+    figures += [fig_nyquist(data, results, out / "nyquist.png")]
+    shown = [p for p in figures if p is not None]
+    imgs = "".join(f'<figure><img src="{p.name}" alt="{p.stem}"></figure>' for p in shown)
+    title = html.escape(f"run {run.id}: {run.protocol_name} on {run.cell_name}")
+    page = (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head>"
+        f"<body><h1>{title}</h1><p>status {html.escape(run.status)}"
+        f" ({html.escape(run.end_reason or '')}), analysis {html.escape(str(kind))}</p>"
+        f"{_results_table(results)}{imgs}</body></html>"
+    )
+    index = out / "index.html"
+    index.write_text(page, encoding="utf-8")
+    return index

@@ -1,0 +1,142 @@
+"""The Textual app: screens, the operator's session, and ``run_tui`` for ``cyclerctl tui``."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from cyclerctl.config import Config, ConfigError, default_operator, load_config
+from cyclerctl.config import database_url as resolve_database_url
+from cyclerctl.store import Store
+from cyclerctl.tui.data import ChannelRow, LabData
+from cyclerctl.tui.screens.detail import DetailScreen
+from cyclerctl.tui.screens.history import HistoryScreen
+from cyclerctl.tui.screens.launch import LaunchScreen
+from cyclerctl.tui.screens.overview import OverviewScreen
+from cyclerctl.tui.widgets.dialogs import ConfirmScreen, OperatorScreen
+
+_VERB = {"pause": "Pause", "resume": "Resume", "stop": "Stop"}
+
+
+class CyclerApp(App[int]):
+    TITLE = "cyclerctl"
+    SCREENS: ClassVar[dict[str, Callable[[], Screen[Any]]]] = {
+        "overview": OverviewScreen,
+        "history": HistoryScreen,
+    }
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+q", "quit", "quit", show=False)]
+
+    def __init__(self, lab: LabData, *, read_only: bool = False, operator_hint: str = "") -> None:
+        super().__init__()
+        self.lab = lab
+        self.read_only = read_only
+        self.operator_hint = operator_hint
+        self.operator: str | None = None  # asked once per session
+
+    def on_mount(self) -> None:
+        self.push_screen("overview")
+
+    # -- the operator -----------------------------------------------------------------------
+
+    def with_operator(self, then: Callable[[str], object]) -> None:
+        """Call ``then(operator)``, asking the name first if this session has none yet."""
+        if self.operator is not None:
+            then(self.operator)
+            return
+
+        def answered(name: str | None) -> None:
+            if name:
+                self.operator = name
+                then(name)
+
+        self.push_screen(OperatorScreen(self.operator_hint), answered)
+
+    def _refuse_read_only(self) -> bool:
+        if self.read_only:
+            self.notify("read-only session (--read-only): no launch, pause or stop",
+                        severity="warning")  # fmt: skip
+        return self.read_only
+
+    # -- what the screens ask for -----------------------------------------------------------
+
+    def open_channel(self, row: ChannelRow) -> None:
+        self._open_latest(row.channel, row.run_id)
+
+    @work(thread=True, group="open")
+    def _open_latest(self, channel: str, run_id: int | None) -> None:
+        if run_id is None:
+            run_id = self.lab.latest_run_on(channel)
+        self.call_from_thread(self.push_screen, DetailScreen(run_id, channel))
+
+    def launch_on(self, row: ChannelRow) -> None:
+        if self._refuse_read_only():
+            return
+        if row.active or row.state == "offline":
+            self.notify(f"{row.channel} is {row.state}: launch on an idle channel",
+                        severity="warning")  # fmt: skip
+            return
+        self.push_screen(LaunchScreen(row.channel))
+
+    def command_run(
+        self, run_id: int | None, kind: str, *, channel: str, cell: str | None, status: str | None
+    ) -> None:
+        """Pause/resume/stop after a confirmation that names the cell and the channel."""
+        if self._refuse_read_only():
+            return
+        if run_id is None or status not in ("running", "paused", "queued"):
+            self.notify(f"{channel}: no run to {kind}", severity="warning")
+            return
+        question = f"{_VERB[kind]} run {run_id} of cell {cell or '?'} on channel {channel}?"
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.with_operator(lambda operator: self._issue(run_id, kind, operator))
+
+        self.push_screen(ConfirmScreen(question, _VERB[kind]), confirmed)
+
+    @work(thread=True, group="command")
+    def _issue(self, run_id: int, kind: str, operator: str) -> None:
+        try:
+            command_id = self.lab.command(run_id, kind, operator=operator)
+        except (KeyError, ValueError) as exc:
+            message = exc.args[0] if exc.args else str(exc)
+            self.call_from_thread(self.notify, f"{kind}: {message}", severity="error")
+            return
+        self.call_from_thread(
+            self.notify, f"run {run_id}: {kind} sent (command {command_id}, {operator})"
+        )
+
+
+def make_app(db_url: str, config: Config, *, read_only: bool = False) -> CyclerApp:
+    store = Store.open(db_url)
+    return CyclerApp(
+        LabData(store, config),
+        read_only=read_only,
+        operator_hint=default_operator(None, config),
+    )
+
+
+def run_tui(db_url: str | None, config_path: str | None, read_only: bool) -> int:
+    """``cyclerctl tui``: 0 on a normal quit, 2 on a bad config or database."""
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    url = resolve_database_url(db_url, config)
+    try:
+        app = make_app(url, config, read_only=read_only)
+    except Exception as exc:  # SQLAlchemy's errors for a bad URL or an unreadable file
+        print(f"--db: cannot open database {url!r}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        app.run()
+    finally:
+        app.lab.store.close()
+    return 0

@@ -1,0 +1,120 @@
+"""One channel's run (or a finished run from history): plots, steps, events, results."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.widgets import Footer, Static, TabbedContent, TabPane
+
+from cyclerctl.store import TERMINAL_STATUSES
+from cyclerctl.tui.data import RunDetail
+from cyclerctl.tui.format import duration
+from cyclerctl.tui.screens.polling import PollingScreen
+from cyclerctl.tui.widgets.plots import NyquistPlot, TracePlot
+from cyclerctl.tui.widgets.run_tables import EventTable, ResultsView, StepTable
+
+if TYPE_CHECKING:
+    from cyclerctl.tui.app import CyclerApp
+
+
+class DetailScreen(PollingScreen):
+    poll_interval = 1.0
+    DEFAULT_CSS = """
+    DetailScreen #head { height: 2; }
+    DetailScreen TabbedContent { height: 1fr; }
+    DetailScreen TabPane { height: 1fr; padding: 0; }
+    DetailScreen TracePlot, DetailScreen NyquistPlot { height: 1fr; min-height: 6; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,backspace", "app.pop_screen", "back"),
+        Binding("p", "command('pause')", "pause"),
+        Binding("r", "command('resume')", "resume"),
+        Binding("s", "command('stop')", "stop"),
+        Binding("q", "app.quit", "quit"),
+    ]
+
+    def __init__(self, run_id: int | None, channel: str) -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.channel = channel
+        self.detail: RunDetail | None = None
+
+    @property
+    def lab_app(self) -> CyclerApp:
+        from cyclerctl.tui.app import CyclerApp
+
+        assert isinstance(self.app, CyclerApp)
+        return self.app
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"{self.channel}: no run yet", id="head")
+        with TabbedContent(initial="plots"):
+            with TabPane("Plots", id="plots"), Vertical():
+                yield TracePlot("V", id="plot-V")
+                yield TracePlot("I", id="plot-I")
+                yield NyquistPlot(id="nyquist")
+            with TabPane("Steps", id="steps"):
+                yield StepTable(id="step-table")
+            with TabPane("Events", id="events"):
+                yield EventTable(id="event-table")
+            with TabPane("Results", id="results"):
+                yield ResultsView(id="results-view")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(NyquistPlot).display = False
+        super().on_mount()
+
+    def fetch(self) -> Any:
+        if self.run_id is None:
+            return None
+        if self.detail is not None and self.detail.run.status in TERMINAL_STATUSES:
+            return self.detail  # a finished run does not change: read it once
+        return self.lab_app.lab.detail(self.run_id)
+
+    def show(self, data: Any) -> None:
+        if data is None or (data is self.detail and self._drawn):
+            return
+        detail: RunDetail = data
+        self.detail = detail
+        self._drawn = True
+        run = detail.run
+        trace = detail.trace
+        elapsed = trace.t[-1] if trace.t else None
+        reason = f" ({run.end_reason})" if run.end_reason else ""
+        self.query_one("#head", Static).update(
+            f"[b]{run.channel}[/b] run {run.id} [b]{run.status}[/b]{reason}  {run.protocol_name}"
+            f"  by {run.operator}\n{run.cell_name}  t={duration(elapsed)}"
+            f"  ETA={duration(self._eta(detail, elapsed))}  {trace.total_points} pts"
+        )
+        eis = bool(detail.nyquist[0]) and len(trace.t) < 2
+        self.query_one("#plot-V", TracePlot).display = not eis
+        self.query_one("#plot-I", TracePlot).display = not eis
+        self.query_one(NyquistPlot).display = bool(detail.nyquist[0])
+        if not eis:
+            self.query_one("#plot-V", TracePlot).show_trace(trace)
+            self.query_one("#plot-I", TracePlot).show_trace(trace)
+        if detail.nyquist[0]:
+            self.query_one(NyquistPlot).show_points(*detail.nyquist)
+        self.query_one(StepTable).show_steps(detail.steps, detail.current_step)
+        self.query_one(EventTable).show_events(detail.events)
+        self.query_one(ResultsView).show_results(detail.results)
+
+    _drawn = False
+
+    @staticmethod
+    def _eta(detail: RunDetail, elapsed: float | None) -> float | None:
+        estimate = detail.run.estimated_duration_s
+        if detail.run.status in TERMINAL_STATUSES or estimate is None:
+            return None
+        return max(estimate - (elapsed or 0.0), 0.0)
+
+    def action_command(self, kind: str) -> None:
+        if self.detail is None:
+            return
+        run = self.detail.run
+        self.lab_app.command_run(run.id, kind, channel=run.channel, cell=run.cell_name,
+                                 status=run.status)  # fmt: skip

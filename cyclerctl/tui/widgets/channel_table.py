@@ -1,0 +1,101 @@
+"""The overview's table: one row per channel, keyed by channel, updated cell by cell."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from cyclerctl.tui.data import ChannelRow
+from cyclerctl.tui.format import ATTENTION_STATES, duration, milliamp_hours, milliamps, volts
+
+#: (key, heading) in the order shown; the numbers a technician scans first come first
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("channel", "channel"),
+    ("state", "state"),
+    ("V", "V"),
+    ("I", "I mA"),
+    ("capacity", "mAh"),
+    ("step", "step/cyc"),
+    ("elapsed", "elapsed"),
+    ("eta", "ETA"),
+    ("protocol", "protocol"),
+    ("cell", "cell"),
+)
+STATE_STYLES: dict[str, str] = {
+    "running": "green",
+    "paused": "yellow",
+    "done": "cyan",
+    "queued": "blue",
+    "idle": "dim",
+    **dict.fromkeys(ATTENTION_STATES, "bold white on red"),
+}
+
+
+def cells_of(row: ChannelRow) -> dict[str, str | Text]:
+    """What each column shows for ``row``."""
+    shown = row.run_id is not None and row.state not in ("idle", "queued", "offline")
+    step = "-"
+    if shown and row.step is not None:
+        step = f"{row.step}/{row.cycle if row.cycle is not None else '-'}"
+    state = row.state + (f" +{row.queued}" if row.queued and row.state != "queued" else "")
+    if row.state == "queued":
+        state = f"queued {row.queued}"
+    return {
+        "channel": row.channel,
+        "state": Text(state, style=STATE_STYLES.get(row.state, "")),
+        "V": volts(row.V) if shown else "-",
+        "I": milliamps(row.I) if shown else "-",
+        "capacity": milliamp_hours(row.capacity_Ah) if shown else "-",
+        "step": step,
+        "elapsed": duration(row.elapsed_s) if shown else "-",
+        "eta": duration(row.eta_s) if shown and row.active else "-",
+        "protocol": (row.protocol or "-") if shown else "-",
+        "cell": (row.cell or "-") if shown else "-",
+    }
+
+
+class ChannelTable(DataTable[str | Text]):
+    """Give it rows with :meth:`show_rows`; it adds, updates in place and removes by
+    channel, so a refresh never clears the table (no flicker, the cursor stays put)."""
+
+    DEFAULT_CSS = """
+    ChannelTable { height: 1fr; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        self._shown: dict[str, dict[str, str | Text]] = {}
+
+    def on_mount(self) -> None:
+        for key, label in COLUMNS:
+            self.add_column(label, key=key)
+
+    def show_rows(self, rows: list[ChannelRow]) -> None:
+        wanted = {row.channel: cells_of(row) for row in rows}
+        for channel in [c for c in self._shown if c not in wanted]:
+            self.remove_row(channel)
+            del self._shown[channel]
+        for channel, cells in wanted.items():
+            before = self._shown.get(channel)
+            if before is None:
+                self.add_row(*(cells[key] for key, _ in COLUMNS), key=channel)
+            else:
+                for key, _ in COLUMNS:
+                    if before[key] != cells[key]:
+                        self.update_cell(channel, key, cells[key])
+            self._shown[channel] = cells
+        # rows added later go to the end: keep the channel order the model gave
+        if list(self._shown) != list(wanted):
+            order = {channel: i for i, channel in enumerate(wanted)}
+            self.sort("channel", key=lambda channel: order.get(str(channel), 0))
+            self._shown = {channel: self._shown[channel] for channel in wanted}
+
+    @property
+    def selected_channel(self) -> str | None:
+        if self.row_count == 0:
+            return None
+        try:
+            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
+        except Exception:  # no cursor yet
+            return None
+        return None if key.value is None else str(key.value)
