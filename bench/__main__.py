@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench import daemon, dry_run
+from bench import daemon, daemon_memory, dry_run, export, ingest, readback
 from bench.machine import describe
 
 
@@ -17,6 +17,10 @@ def main() -> None:
     print(f"machine: {describe()}")
     rows = dry_run.run(cycles=3 if args.quick else 100)
     rows += daemon.run(channels=4 if args.quick else 64, window_s=5.0 if args.quick else 30.0)
+    rows += export.run(export.QUICK_POINTS if args.quick else export.FULL_POINTS)
+    rows += ingest.table(args.quick)
+    rows += readback.table(args.quick)
+    rows += daemon_memory.table(args.quick)
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value}")

@@ -30,6 +30,8 @@ MAGIC = "EC-Lab ASCII FILE"
 NEWLINE = "\r\n"
 ENCODING = "latin-1"
 MA_H_PER_C = 1.0 / 3.6  # 1 mA·h = 3.6 C
+#: rows formatted into one string before it is written (bounds the text held at once)
+WRITE_ROWS = 10_000
 
 #: EC-Lab's ``mode``: 1 galvanostatic, 2 potentiostatic, 3 rest (open circuit).
 MODE_OF_KIND = {"cc": 1, "cv": 2, "cccv": 1, "sweep": 2, "eis": 2, "rest": 3, "chamber": 3}
@@ -193,8 +195,12 @@ class MptWriter:
         cols = self.columns
         fmt = "\t".join(f for _, f in cols) + NEWLINE
         arrays = [np.asarray(table[name]) for name, _ in cols]
-        body = "".join(fmt % row for row in zip(*(a.tolist() for a in arrays), strict=True))
-        self.out.write(_three_digit_exponents(body))
+        n = arrays[0].size if arrays else 0
+        for a in range(0, n, WRITE_ROWS):  # format a slice at a time: bounded text in memory
+            lists = [x[a : a + WRITE_ROWS].tolist() for x in arrays]
+            body = "".join(fmt % row for row in zip(*lists, strict=True))
+            del lists
+            self.out.write(_three_digit_exponents(body))
 
 
 def merge_by_time(

@@ -3,7 +3,9 @@ index.html showing them with the results table. matplotlib with the Agg backend 
 
 Every run gets V(t)/I(t) (decimated to ≤ 20 000 points so a long run plots quickly);
 cycling kinds get capacity and CE vs cycle and the voltage profiles of a few cycles;
-impedance runs get the Nyquist plot with the fitted circuit where a fit is stored.
+impedance runs get the Nyquist plot with the fitted circuit where a fit is stored; and each
+analysis kind gets the figure it exists for (:mod:`.kinds`): Arrhenius, the Li‖Cu CE trace,
+the CCD ramp, Li‖Li overpotential, nucleation, Bruce–Vincent, LSV, rate capability.
 """
 
 from __future__ import annotations
@@ -17,36 +19,21 @@ import numpy as np
 
 from cyclerctl.analysis import RunData
 from cyclerctl.reanalysis import run_data
+from cyclerctl.report.kinds import KIND_FIGURES, kind_figures
+from cyclerctl.report.plot import FIGSIZE, MAX_POINTS, pyplot, save, thin
 from cyclerctl.store import Store
 
-MAX_POINTS = 20_000
-FIGSIZE = (8.0, 5.0)
-DPI = 100
+__all__ = ["KIND_FIGURES", "MAX_POINTS", "write_report"]
+
 CYCLING_KINDS = ("cycling", "rate-capability", "li-li-cycling")
-
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig: Any, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
-    _pyplot().close(fig)
-    return path
 
 
 def fig_vi(data: RunData, path: Path) -> Path | None:
     s = data.samples
     if s.size == 0:
         return None
-    s = s[:: max(1, s.size // MAX_POINTS)]
-    plt = _pyplot()
+    s = thin(s)
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=FIGSIZE)
     t_h = s["t"] / 3600.0
     ax.plot(t_h, s["V"], color="tab:blue", lw=1)
@@ -56,7 +43,7 @@ def fig_vi(data: RunData, path: Path) -> Path | None:
     ax2.plot(t_h, s["I"] * 1e3, color="tab:red", lw=1)
     ax2.set_ylabel("current / mA", color="tab:red")
     ax.set_title("V(t) and I(t)")
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def fig_capacity(data: RunData, path: Path) -> Path | None:
@@ -65,7 +52,7 @@ def fig_capacity(data: RunData, path: Path) -> Path | None:
     cycles = [c for c in cycle_totals(data.steps) if c.complete]
     if not cycles:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=FIGSIZE)
     n = [c.cycle for c in cycles]
     ax.plot(n, [c.charge_Ah * 1e3 for c in cycles], "o-", label="charge")
@@ -77,7 +64,7 @@ def fig_capacity(data: RunData, path: Path) -> Path | None:
     ax2.plot(n, [100 * (c.ce or math.nan) for c in cycles], "^:", color="tab:green")
     ax2.set_ylabel("CE / %", color="tab:green")
     ax.set_title("capacity and Coulombic efficiency")
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def fig_profiles(data: RunData, path: Path) -> Path | None:
@@ -86,7 +73,7 @@ def fig_profiles(data: RunData, path: Path) -> Path | None:
     if not cycles:
         return None
     picks = sorted({cycles[0], cycles[len(cycles) // 2], cycles[-1]})
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=FIGSIZE)
     for c in picks:
         rows = s[(s["cycle"] == c) & (s["I"] != 0)]
@@ -96,14 +83,14 @@ def fig_profiles(data: RunData, path: Path) -> Path | None:
     ax.set_ylabel("voltage / V")
     ax.legend()
     ax.set_title("voltage profiles")
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def fig_nyquist(data: RunData, results: dict[str, Any], path: Path) -> Path | None:
     z = data.impedance
     if z.size == 0:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=FIGSIZE)
     for step in np.unique(z["step"]):
         rows = z[z["step"] == step]
@@ -120,7 +107,7 @@ def fig_nyquist(data: RunData, results: dict[str, Any], path: Path) -> Path | No
     ax.set_aspect("equal", adjustable="datalim")
     ax.legend(fontsize="small")
     ax.set_title("Nyquist")
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def _results_table(results: dict[str, Any]) -> str:
@@ -148,7 +135,9 @@ def write_report(store: Store, run_id: int, out_dir: str | Path) -> Path:
     if kind in CYCLING_KINDS or run.protocol_name.startswith("import:"):
         figures += [fig_capacity(data, out / "capacity.png")]
         figures += [fig_profiles(data, out / "profiles.png")]
-    figures += [fig_nyquist(data, results, out / "nyquist.png")]
+    if kind != "bruce-vincent":  # it gets its two Nyquist plots, each with its own fit
+        figures += [fig_nyquist(data, results, out / "nyquist.png")]
+    figures += kind_figures(kind, data, results, out)
     shown = [p for p in figures if p is not None]
     imgs = "".join(f'<figure><img src="{p.name}" alt="{p.stem}"></figure>' for p in shown)
     title = html.escape(f"run {run.id}: {run.protocol_name} on {run.cell_name}")

@@ -42,6 +42,7 @@ from .link import Link
 from .messages import ENDED_STATES, MAX_DOWNLOAD, ChannelAddress, ProtocolError
 from .stepfile import (
     NATIVE_CONDITIONS,
+    RECORD_STEPTYPE,
     STEP_KINDS,
     build_stepfile,
     direction,
@@ -144,21 +145,10 @@ class NewareChannel:
             self.stop()  # a new step ends the one before, as on any channel
         if self._test is not None and not self._test.ended:
             self._wait_until_idle(self._test)  # BTS starts nothing on a working channel
-        written = with_progress(step, progress.elapsed_s, progress.charge_C)
-        if not any(v is not None for v in dataclasses.astuple(written.record)):
-            written = dataclasses.replace(
-                written, record=RecordCriteria(every_s=self._settings.record_interval_s)
-            )
         cv_charge = None
         if step.kind == "cv" and isinstance(step.voltage_V, float | int):
             cv_charge = step.voltage_V >= self._present_voltage()
-        code = step_type(written, cv_charge=cv_charge)
-        text = build_stepfile(
-            written,
-            created=datetime.now(),
-            cv_charge=cv_charge,
-            cv_current_limit_A=self._settings.current_max_A,
-        )
+        text, code = self._stepfile(step, progress, cv_charge)
         self._files += 1
         file_name = f"cyclerctl-{self.address.key}-{self._files:05d}.xml"
         self._settings.folder.mkdir(parents=True, exist_ok=True)
@@ -200,6 +190,52 @@ class NewareChannel:
         records = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
         return Samples(self._points(test, records), ended=test.ended, end_reason=test.end_reason)
 
+    def reattach(self, step: Step, progress: StepProgress) -> bool:
+        """Take over ``step`` if the channel's latest test is it (see ``engine.reattach``).
+
+        The latest test is this step when its records are of the step's type and, unless the
+        step had only just begun (``progress.elapsed_s`` 0), one of them lies exactly where
+        the stored data ends: the same step time (to the millisecond) and charge. Reading
+        then continues after that record; the engine drops anything at or before it again.
+        A test still working that is not this step (an older one, or one started part-way
+        through the step, whose offsets the cycler does not report) is stopped; the engine
+        then restarts the step from its progress. An ended test is taken over only with a
+        matching record (at the very start of a step an ended test may be the step before),
+        and a stopped one never (the operator or a pause stopped it: restart from progress).
+        """
+        if not step.is_bound:
+            raise ValueError(f"step {step.name!r} still has loop references; bind it first")
+        self._test = None
+        state = self._status()
+        if state not in ("working", "finish", "protect"):
+            return False
+        probe = _Test(step, 0.0, 0.0, 0.0)
+        found = self._find_record(probe, progress)
+        if found is not None:
+            records, index = found
+            cv_charge = None
+            if step.kind == "cv" and isinstance(step.voltage_V, float | int) and len(records):
+                cv_charge = step.voltage_V >= float(records["V"][0])
+            text, code = self._stepfile(step, StepProgress(), cv_charge)
+            kinds = set(records["steptype"].tolist()) - {""}
+            just_begun = state == "working" and progress.elapsed_s <= TIME_TOLERANCE_S
+            if kinds <= {RECORD_STEPTYPE[code]} and (index is not None or just_begun):
+                test = _Test(parse_stepfile(text).step, direction(code), 0.0, 0.0)
+                test.testid = probe.testid
+                test.next_seq = 1
+                if index is not None:
+                    r = records[index]
+                    test.next_seq = int(r["seqid"]) + 1
+                    test.last = (float(r["t"]), float(r["V"]), float(r["I"]), float(r["cap_Ah"]))
+                    self._last_V = float(r["V"])
+                self._test = test
+                return True
+        if state == "working":  # not this step: stop it, so that the step can be restarted
+            self._instrument.transact(messages.stop_request([self.address]))
+            probe.stop_sent = True
+            self._wait_until_idle(probe)
+        return False
+
     def stop(self) -> None:
         test = self._test
         if test is None or test.ended or test.stop_sent:
@@ -209,6 +245,49 @@ class NewareChannel:
         test.stop_sent = True
 
     # -- the wire ----------------------------------------------------------------------------
+
+    def _stepfile(
+        self, step: Step, progress: StepProgress, cv_charge: bool | None
+    ) -> tuple[str, int]:
+        """The step file for ``step`` entered at ``progress``, and its Step_Type."""
+        written = with_progress(step, progress.elapsed_s, progress.charge_C)
+        if not any(v is not None for v in dataclasses.astuple(written.record)):
+            written = dataclasses.replace(
+                written, record=RecordCriteria(every_s=self._settings.record_interval_s)
+            )
+        code = step_type(written, cv_charge=cv_charge)
+        text = build_stepfile(
+            written,
+            created=datetime.now(),
+            cv_charge=cv_charge,
+            cv_current_limit_A=self._settings.current_max_A,
+        )
+        return text, code
+
+    def _find_record(
+        self, probe: _Test, progress: StepProgress
+    ) -> tuple[np.ndarray, int | None] | None:
+        """The latest test's records up to the one where ``progress`` ends, and its index.
+
+        Index None: no record needed (the step had just begun). None: no record of the
+        latest test matches ``progress`` (it is not this step, or not entered at 0).
+        """
+        blocks: list[np.ndarray] = []
+        elapsed, charge = progress.elapsed_s, progress.charge_C
+        while True:
+            block = self._download(probe)
+            blocks.append(block)
+            if len(block) == 0 or float(block["t"][-1]) >= elapsed - TIME_TOLERANCE_S:
+                break
+        records = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
+        if elapsed <= TIME_TOLERANCE_S:
+            return records, None
+        near = np.flatnonzero(np.abs(records["t"] - elapsed) <= TIME_TOLERANCE_S)
+        for index in near:
+            cap_C = float(records["cap_Ah"][index]) * C_PER_AH
+            if abs(cap_C - abs(charge)) <= CHARGE_TOLERANCE * max(abs(charge), 1.0):
+                return records, int(index)
+        return None
 
     def _wait_until_idle(self, test: _Test) -> None:
         delay = 0.05

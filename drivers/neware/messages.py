@@ -416,9 +416,18 @@ def inquired_voltage(message: Message, channels: Sequence[ChannelAddress]) -> li
 
 
 #: One downloaded record, decoded: sequence number, step time (s), V, I (A, signed),
-#: step capacity (Ah, unsigned as the cycler counts it), auxiliary temperature (°C, NaN none).
+#: step capacity (Ah, unsigned as the cycler counts it), auxiliary temperature (°C, NaN none),
+#: the record's step type as the cycler names it ("cc", "dc", "cccv", "rest"…; "" none).
 RECORD_DTYPE = np.dtype(
-    [("seqid", "i8"), ("t", "f8"), ("V", "f8"), ("I", "f8"), ("cap_Ah", "f8"), ("T_C", "f8")]
+    [
+        ("seqid", "i8"),
+        ("t", "f8"),
+        ("V", "f8"),
+        ("I", "f8"),
+        ("cap_Ah", "f8"),
+        ("T_C", "f8"),
+        ("steptype", "U8"),
+    ]
 )
 
 
@@ -444,6 +453,7 @@ def download(message: Message) -> Download:
                 float(row.get("curr", "")),
                 float(row.get("cap", "0")),
                 float("nan") if auxtemp is None else float(auxtemp),
+                row.get("steptype", ""),
             )
     except ValueError as exc:
         raise ProtocolError(f"a download record is not numeric: {exc}") from None

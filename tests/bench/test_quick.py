@@ -20,3 +20,16 @@ def test_bench_quick_runs_and_prints_machine_and_figures() -> None:
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("machine: ")
     assert "dry run ncm622-cycling" in out.stdout and "baseline" in out.stdout
+    for figure in (
+        "ingest 200,000 samples, store writer",
+        "baseline: raw sqlite3 executemany",
+        "ratio store / raw",
+        "QCoDeS DataSaver",
+        "ratio store / QCoDeS",
+        "read back a 100,000-point run, Store.samples",
+        "baseline: raw sqlite3 fetchall",
+        "daemon memory, 16 sim channels",
+        "baseline: same daemon and channels, no runs: peak RSS MB",
+        "commit lag p50 / p99 / max",
+    ):
+        assert figure in out.stdout, figure

@@ -1,0 +1,33 @@
+"""matplotlib (Agg backend, no display) and the figure conventions every report figure shares."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from numpy.typing import NDArray
+
+MAX_POINTS = 20_000
+FIGSIZE = (8.0, 5.0)
+DPI = 100
+
+
+def pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save(fig: Any, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    pyplot().close(fig)
+    return path
+
+
+def thin(rows: NDArray[Any], max_points: int = MAX_POINTS) -> NDArray[Any]:
+    """Every k-th row so that at most about ``max_points`` are drawn."""
+    return rows[:: max(1, rows.size // max_points)]
