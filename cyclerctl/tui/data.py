@@ -97,6 +97,8 @@ class RunDetail:
     current_step: int | None  # ordinal of the step running now
     events: list[EventRecord]  # the latest events, oldest first
     results: dict[str, Result]
+    plan: list[dict[str, Any]] = field(default_factory=list)  # the compiled plan's steps
+    current_plan_index: int | None = None  # Step.index in ``plan`` of the step running now
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +133,7 @@ class LabData:
         self.clock = clock
         self.host = host if host is not None else socket.gethostname()
         self._results_cache: dict[int, dict[str, Result]] = {}
+        self._plan_cache: dict[int, list[dict[str, Any]]] = {}
 
     # -- overview ---------------------------------------------------------------------------
 
@@ -272,14 +275,26 @@ class LabData:
             self._results_cache[run_id] = results
         return results
 
+    def plan(self, run_id: int) -> list[dict[str, Any]]:
+        """The run's compiled plan (a list of step dicts, as stored at creation): it never
+        changes, so it is read once per run."""
+        if run_id not in self._plan_cache:
+            snapshot = self.store.run_snapshot(run_id)
+            plan = (snapshot or {}).get("plan")
+            steps = plan if isinstance(plan, list) else []
+            self._plan_cache[run_id] = [dict(s) for s in steps if isinstance(s, dict)]
+        return self._plan_cache[run_id]
+
     def detail(self, run_id: int) -> RunDetail | None:
         run = self.store.get_run(run_id)
         if run is None:
             return None
         steps = self.steps(run_id)
-        current = next((s.step for s in reversed(steps) if s.t_end is None), None)
+        running = next((s for s in reversed(steps) if s.t_end is None), None)
+        current = None if running is None else running.step
+        current_index = None if running is None else running.plan_index
         if run.status in TERMINAL_STATUSES:
-            current = None
+            current = current_index = None
         return RunDetail(
             run=run,
             trace=self.trace(run_id),
@@ -288,6 +303,8 @@ class LabData:
             current_step=current,
             events=self.store.events(run_id)[-100:],
             results=self.results(run_id, finished=run.status in TERMINAL_STATUSES),
+            plan=self.plan(run_id),
+            current_plan_index=current_index,
         )
 
     def latest_run_on(self, channel: str) -> int | None:

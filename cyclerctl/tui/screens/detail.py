@@ -14,7 +14,7 @@ from cyclerctl.tui.data import RunDetail
 from cyclerctl.tui.format import duration
 from cyclerctl.tui.screens.polling import PollingScreen
 from cyclerctl.tui.widgets.plots import NyquistPlot, TracePlot
-from cyclerctl.tui.widgets.run_tables import EventTable, ResultsView, StepTable
+from cyclerctl.tui.widgets.run_tables import EventTable, PlanTable, ResultsView, StepTable
 
 if TYPE_CHECKING:
     from cyclerctl.tui.app import CyclerApp
@@ -27,6 +27,9 @@ class DetailScreen(PollingScreen):
     DetailScreen TabbedContent { height: 1fr; }
     DetailScreen TabPane { height: 1fr; padding: 0; }
     DetailScreen TracePlot, DetailScreen NyquistPlot { height: 1fr; min-height: 6; }
+    DetailScreen .table-title { height: 1; text-style: bold; }
+    DetailScreen PlanTable { height: auto; max-height: 45%; }
+    DetailScreen StepTable { height: 1fr; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,backspace", "app.pop_screen", "back"),
@@ -56,7 +59,10 @@ class DetailScreen(PollingScreen):
                 yield TracePlot("V", id="plot-V")
                 yield TracePlot("I", id="plot-I")
                 yield NyquistPlot(id="nyquist")
-            with TabPane("Steps", id="steps"):
+            with TabPane("Steps", id="steps"), Vertical():
+                yield Static("plan", classes="table-title")
+                yield PlanTable(id="plan-table")
+                yield Static("executed", classes="table-title")
                 yield StepTable(id="step-table")
             with TabPane("Events", id="events"):
                 yield EventTable(id="event-table")
@@ -99,6 +105,7 @@ class DetailScreen(PollingScreen):
             self.query_one("#plot-I", TracePlot).show_trace(trace)
         if detail.nyquist[0]:
             self.query_one(NyquistPlot).show_points(*detail.nyquist)
+        self.query_one(PlanTable).show_plan(detail.plan, detail.current_plan_index)
         self.query_one(StepTable).show_steps(detail.steps, detail.current_step)
         self.query_one(EventTable).show_events(detail.events)
         self.query_one(ResultsView).show_results(detail.results)

@@ -1,12 +1,19 @@
-"""The overview's table: one row per channel, keyed by channel, updated cell by cell."""
+"""The overview's table: one row per channel, keyed by channel, updated cell by cell.
+
+Narrow enough that at 80 columns everything up to the protocol shows: numbers in fixed
+width, long protocol and cell names shortened (…); wider content scrolls sideways
+(←/→) with the channel column kept in place.
+"""
 
 from __future__ import annotations
+
+import math
 
 from rich.text import Text
 from textual.widgets import DataTable
 
 from cyclerctl.tui.data import ChannelRow
-from cyclerctl.tui.format import ATTENTION_STATES, duration, milliamp_hours, milliamps, volts
+from cyclerctl.tui.format import ATTENTION_STATES, duration, volts
 
 #: (key, heading) in the order shown; the numbers a technician scans first come first
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -15,12 +22,32 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("V", "V"),
     ("I", "I mA"),
     ("capacity", "mAh"),
-    ("step", "step/cyc"),
+    ("step", "stp/cy"),
     ("elapsed", "elapsed"),
     ("eta", "ETA"),
     ("protocol", "protocol"),
     ("cell", "cell"),
 )
+#: the longest protocol / cell name shown in full; longer ones end in …
+NAME_WIDTH = 10
+
+
+def fixed(value: float | None, scale: float = 1.0) -> str:
+    """At most 4 decimals and 7 characters below 10⁴: ``0.5655``, ``-12.346``, ``1234.5``
+    (no ``6.562e-07``: a sub-µA current on a mA scale shows as ``0.0000``)."""
+    if value is None or not math.isfinite(value):
+        return "-"
+    x = value * scale
+    size = abs(x)
+    spec = ".4f" if size < 1 else ".3f" if size < 100 else ".1f" if size < 1e4 else ".3g"
+    text = format(x, spec)
+    return "0.0000" if text == "-0.0000" else text
+
+
+def shorten(name: str, width: int = NAME_WIDTH) -> str:
+    return name if len(name) <= width else name[: width - 1] + "…"
+
+
 STATE_STYLES: dict[str, str] = {
     "running": "green",
     "paused": "yellow",
@@ -44,13 +71,13 @@ def cells_of(row: ChannelRow) -> dict[str, str | Text]:
         "channel": row.channel,
         "state": Text(state, style=STATE_STYLES.get(row.state, "")),
         "V": volts(row.V) if shown else "-",
-        "I": milliamps(row.I) if shown else "-",
-        "capacity": milliamp_hours(row.capacity_Ah) if shown else "-",
+        "I": fixed(row.I, 1e3) if shown else "-",
+        "capacity": fixed(row.capacity_Ah, 1e3) if shown else "-",
         "step": step,
         "elapsed": duration(row.elapsed_s) if shown else "-",
         "eta": duration(row.eta_s) if shown and row.active else "-",
-        "protocol": (row.protocol or "-") if shown else "-",
-        "cell": (row.cell or "-") if shown else "-",
+        "protocol": shorten(row.protocol or "-") if shown else "-",
+        "cell": shorten(row.cell or "-") if shown else "-",
     }
 
 
@@ -63,7 +90,7 @@ class ChannelTable(DataTable[str | Text]):
     """
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        super().__init__(id=id, cursor_type="row", zebra_stripes=True, fixed_columns=1)
         self._shown: dict[str, dict[str, str | Text]] = {}
 
     def on_mount(self) -> None:
