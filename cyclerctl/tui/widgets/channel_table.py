@@ -30,6 +30,20 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 )
 #: the longest protocol / cell name shown in full; longer ones end in …
 NAME_WIDTH = 10
+#: column widths fixed up front: a DataTable sizes auto columns from the cells it has when a
+#: row is added, and an in-place update never widens them ("runni", a V of "-" while running)
+WIDTHS: dict[str, int] = {
+    "channel": 8,
+    "state": 11,
+    "V": 7,
+    "I": 8,
+    "capacity": 7,
+    "step": 7,
+    "elapsed": 8,
+    "eta": 8,
+    "protocol": NAME_WIDTH,
+    "cell": NAME_WIDTH,
+}
 
 
 def fixed(value: float | None, scale: float = 1.0) -> str:
@@ -95,7 +109,7 @@ class ChannelTable(DataTable[str | Text]):
 
     def on_mount(self) -> None:
         for key, label in COLUMNS:
-            self.add_column(label, key=key)
+            self.add_column(label, key=key, width=max(WIDTHS[key], len(label)))
 
     def show_rows(self, rows: list[ChannelRow]) -> None:
         wanted = {row.channel: cells_of(row) for row in rows}
