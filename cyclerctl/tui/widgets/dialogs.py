@@ -20,6 +20,7 @@ class ConfirmScreen(ModalScreen[bool]):
         width: 60; max-width: 100%; height: auto; border: thick $warning; padding: 1 2;
         background: $surface;
     }
+    ConfirmScreen #question { width: 100%; }  /* wrap: the channel name must not be cut */
     ConfirmScreen Horizontal { height: auto; margin-top: 1; }
     ConfirmScreen Button { margin-right: 2; }
     """
