@@ -53,16 +53,16 @@ from .li_metal import (
     CLOCK,
     COMMON_KEYS,
     SHORTED,
+    LiMetalCell,
     LiMetalParameters,
     Piece,
     Response,
     areal_resistance,
-    follow,
     interface_impedance,
     refuse,
     shorted_in_parallel,
 )
-from .model import ComplexArray, FloatArray, Trajectory
+from .model import ComplexArray, FloatArray
 from .sim_table import check_keys
 from .units import sim_value
 
@@ -118,43 +118,15 @@ class LiLiParameters:
         return params
 
 
-class LiLiCell:
+class LiLiCell(LiMetalCell):
     """The cell; its state is the concentration polarisation V_c (and the short's)."""
 
     def __init__(self, params: LiLiParameters) -> None:
         self.params = params
+        self.common = params.common
         self._short = params.common.short
         self._temperature_K = params.common.temperature_K
         self._row = np.zeros(3)
-
-    # -- CellModel -------------------------------------------------------------------------
-
-    @property
-    def temperature_K(self) -> float:
-        return self._temperature_K
-
-    @property
-    def voltage_noise_V(self) -> float:
-        return self.params.common.voltage_noise_V
-
-    @property
-    def current_noise_A(self) -> float:
-        return self.params.common.current_noise_A
-
-    @property
-    def seed(self) -> int:
-        return self.params.common.seed
-
-    def hold_current(self, current_A: float, t_s: FloatArray) -> Trajectory:
-        return follow(self._row, t_s, lambda row: self._galvanostatic(current_A, row), self._short)
-
-    def hold_voltage(self, voltage_V: float, t_s: FloatArray) -> Trajectory:
-        return follow(
-            self._row, t_s, lambda row: self._potentiostatic(voltage_V, row), self._short
-        )
-
-    def commit(self, trajectory: Trajectory, index: int) -> None:
-        self._row = np.array(trajectory.state[index], dtype=float)
 
     # -- capabilities ----------------------------------------------------------------------
 

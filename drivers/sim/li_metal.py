@@ -315,3 +315,47 @@ def follow(
         q0 += float(at_end.charge_C[0])
         t0 += end
     raise RuntimeError("a hold went through too many regimes")  # a model bug, not a cell's
+
+
+class LiMetalCell:
+    """The CellModel plumbing that Li‖Li and Li‖Cu share: a state row that holds follow
+    regime by regime (:func:`follow`), and the common parameters. A subclass sets
+    ``common``, ``_short``, ``_temperature_K`` and ``_row`` and defines its two regimes."""
+
+    common: LiMetalParameters
+    _short: Short
+    _temperature_K: float
+    _row: FloatArray
+
+    @property
+    def temperature_K(self) -> float:
+        return self._temperature_K
+
+    @property
+    def voltage_noise_V(self) -> float:
+        return self.common.voltage_noise_V
+
+    @property
+    def current_noise_A(self) -> float:
+        return self.common.current_noise_A
+
+    @property
+    def seed(self) -> int:
+        return self.common.seed
+
+    def hold_current(self, current_A: float, t_s: FloatArray) -> Trajectory:
+        return follow(self._row, t_s, lambda row: self._galvanostatic(current_A, row), self._short)
+
+    def hold_voltage(self, voltage_V: float, t_s: FloatArray) -> Trajectory:
+        return follow(
+            self._row, t_s, lambda row: self._potentiostatic(voltage_V, row), self._short
+        )
+
+    def commit(self, trajectory: Trajectory, index: int) -> None:
+        self._row = np.array(trajectory.state[index], dtype=float)
+
+    def _galvanostatic(self, current_A: float, row: FloatArray) -> Piece:
+        raise NotImplementedError
+
+    def _potentiostatic(self, voltage_V: float, row: FloatArray) -> Piece:
+        raise NotImplementedError
