@@ -43,16 +43,25 @@ from cyclerctl.plan import CellSummary
 from . import electrolyte
 from .circuit import angular, cpe_admittance, resistor_parallel_capacitor
 from .electrolyte import VACUUM_PERMITTIVITY_F_M, Electrolyte, bulk_resistance_ohm
-from .model import ComplexArray, FloatArray, Trajectory
+from .model import CellReadings, ComplexArray, FloatArray, NoiseSource, Trajectory
 from .sim_table import check_keys, read_seed
 from .units import sim_value
 
 NAME = "blocking"
 DEFAULT_SEED = 0xB10C
-SIM_KEYS = electrolyte.KEYS | frozenset({
-    "model", "cpe_q", "cpe_n", "permittivity", "leakage", "noise", "current_noise", "seed",
-    "temperature",
-})
+SIM_KEYS = electrolyte.KEYS | frozenset(
+    {
+        "model",
+        "cpe_q",
+        "cpe_n",
+        "permittivity",
+        "leakage",
+        "noise",
+        "current_noise",
+        "seed",
+        "temperature",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,8 +122,11 @@ class BlockingParameters:
             raise ValueError(f"cell {cell_name!r}: [sim] " + "; ".join(problems))
 
 
-class BlockingCell:
+class BlockingCell(CellReadings):
     """The cell; its state is the double-layer voltage V_c."""
+
+    def _noise(self) -> NoiseSource:
+        return self.params
 
     def __init__(self, params: BlockingParameters) -> None:
         self.params = params
@@ -122,22 +134,6 @@ class BlockingCell:
         self._v_c = 0.0
 
     # -- CellModel -------------------------------------------------------------------------
-
-    @property
-    def temperature_K(self) -> float:
-        return self._temperature_K
-
-    @property
-    def voltage_noise_V(self) -> float:
-        return self.params.voltage_noise_V
-
-    @property
-    def current_noise_A(self) -> float:
-        return self.params.current_noise_A
-
-    @property
-    def seed(self) -> int:
-        return self.params.seed
 
     def hold_current(self, current_A: float, t_s: FloatArray) -> Trajectory:
         settled = current_A * self.params.leakage_ohm
@@ -173,9 +169,9 @@ class BlockingCell:
         decay = np.exp(-a * t_s)
         v_c = offset + slope * t_s + (self._v_c - offset) * decay
         voltage = start_V + rate_V_s * t_s
-        integral_v_c = offset * t_s + slope * t_s**2 / 2 - (self._v_c - offset) * np.expm1(
-            -a * t_s
-        ) / a
+        integral_v_c = (
+            offset * t_s + slope * t_s**2 / 2 - (self._v_c - offset) * np.expm1(-a * t_s) / a
+        )
         return Trajectory(
             t_s=t_s,
             voltage_V=voltage,

@@ -31,19 +31,30 @@ import numpy as np
 from cyclerctl.plan import CellSummary
 
 from .curve import FloatArray, MonotoneCurve
-from .model import Trajectory
+from .model import CellReadings, NoiseSource, Trajectory
 from .sim_table import INSTRUMENT_KEYS
 from .units import sim_value
 
 C_PER_AH = 3600.0
 DEFAULT_SEED = 0x5EED
 #: Keys an insertion-electrode model reads from the cell file's [sim] table.
-SIM_KEYS = frozenset({
-    "model", "resistance", "polarization", "polarization_resistance", "polarization_time",
-    "utilization",
-    "fade_per_cycle", "coulombic_efficiency", "noise", "current_noise", "seed",
-    "temperature", "initial_soc",
-})
+SIM_KEYS = frozenset(
+    {
+        "model",
+        "resistance",
+        "polarization",
+        "polarization_resistance",
+        "polarization_time",
+        "utilization",
+        "fade_per_cycle",
+        "coulombic_efficiency",
+        "noise",
+        "current_noise",
+        "seed",
+        "temperature",
+        "initial_soc",
+    }
+)
 
 _SECANT_SAG = 0.01  # allowed OCV sag within a CV chunk, as a fraction of I·R_s
 _MAX_CHUNK_DX = 0.02  # and never more than this much of x in one chunk
@@ -76,10 +87,17 @@ class InsertionParameters:
                 f"this model reads {', '.join(sorted(SIM_KEYS))}"
             )
         d: dict[str, str | float] = {
-            "resistance": "30 ohm", "polarization": "60 mV",
-            "polarization_time": "600 s", "utilization": 1.0, "fade_per_cycle": 0.0005,
-            "coulombic_efficiency": 0.998, "noise": "0.2 mV", "current_noise": "1 nA",
-            "temperature": "25 degC", "initial_soc": 0.0, **defaults,
+            "resistance": "30 ohm",
+            "polarization": "60 mV",
+            "polarization_time": "600 s",
+            "utilization": 1.0,
+            "fade_per_cycle": 0.0005,
+            "coulombic_efficiency": 0.998,
+            "noise": "0.2 mV",
+            "current_noise": "1 nA",
+            "temperature": "25 degC",
+            "initial_soc": 0.0,
+            **defaults,
         }
         # The slow (diffusion) overpotential scales with the cell: `polarization` is its
         # settled value at 1C, so a thin and a thick electrode both get a realistic CV tail.
@@ -145,8 +163,11 @@ def _seed(sim: Mapping[str, Any]) -> int:
     return raw
 
 
-class InsertionCell:
+class InsertionCell(CellReadings):
     """The cell; its state is (x, V_rc, charge discharged so far)."""
+
+    def _noise(self) -> NoiseSource:
+        return self.params
 
     def __init__(self, params: InsertionParameters, ocv: MonotoneCurve) -> None:
         self.params = params
@@ -158,28 +179,12 @@ class InsertionCell:
 
     # -- CellModel -------------------------------------------------------------------------
 
-    @property
-    def temperature_K(self) -> float:
-        return self._temperature_K
-
     def set_temperature(self, temperature_K: float) -> None:
         """A chamber drives the cell: only the reported temperature follows (this model's
         resistances and OCV have no temperature dependence)."""
         if not temperature_K > 0:
             raise ValueError(f"temperature must be above 0 K, not {temperature_K!r}")
         self._temperature_K = temperature_K
-
-    @property
-    def voltage_noise_V(self) -> float:
-        return self.params.voltage_noise_V
-
-    @property
-    def current_noise_A(self) -> float:
-        return self.params.current_noise_A
-
-    @property
-    def seed(self) -> int:
-        return self.params.seed
 
     def hold_current(self, current_A: float, t_s: FloatArray) -> Trajectory:
         p = self.params

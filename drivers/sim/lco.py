@@ -66,7 +66,7 @@ from .circuit import angular
 from .curve import MonotoneCurve
 from .electrolyte import BOLTZMANN_J_K
 from .insertion import C_PER_AH, SIM_KEYS, InsertionCell, InsertionParameters
-from .model import ComplexArray, FloatArray, Trajectory
+from .model import CellReadings, ComplexArray, FloatArray, NoiseSource, Trajectory
 from .sim_table import check_keys
 from .units import sim_value
 
@@ -137,8 +137,11 @@ class RateTerms:
         return terms
 
 
-class LcoCell:
+class LcoCell(CellReadings):
     """An :class:`InsertionCell` on the LCO curve, with the rate terms around it."""
+
+    def _noise(self) -> NoiseSource:
+        return self._specified
 
     def __init__(self, params: InsertionParameters, rate: RateTerms) -> None:
         self.rate = rate
@@ -147,22 +150,6 @@ class LcoCell:
         self._cell = InsertionCell(self._at(params.temperature_K), OCV)
 
     # -- CellModel -------------------------------------------------------------------------
-
-    @property
-    def temperature_K(self) -> float:
-        return self._temperature_K
-
-    @property
-    def voltage_noise_V(self) -> float:
-        return self._specified.voltage_noise_V
-
-    @property
-    def current_noise_A(self) -> float:
-        return self._specified.current_noise_A
-
-    @property
-    def seed(self) -> int:
-        return self._specified.seed
 
     def hold_current(self, current_A: float, t_s: FloatArray) -> Trajectory:
         trajectory = self._cell.hold_current(current_A, t_s)
@@ -239,7 +226,8 @@ class LcoCell:
     def _at(self, temperature_K: float) -> InsertionParameters:
         p = self._specified
         arrhenius = math.exp(
-            self.rate.activation_energy_J / BOLTZMANN_J_K
+            self.rate.activation_energy_J
+            / BOLTZMANN_J_K
             * (1 / temperature_K - 1 / p.temperature_K)
         )
         return dataclasses.replace(

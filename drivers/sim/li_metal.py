@@ -35,15 +35,26 @@ from cyclerctl.plan import CellSummary
 from . import electrolyte
 from .circuit import angular, cpe_admittance
 from .electrolyte import Electrolyte, bulk_resistance_ohm
-from .model import ComplexArray, FloatArray, Trajectory
+from .model import CellReadings, ComplexArray, FloatArray, NoiseSource, Trajectory
 from .sim_table import read_seed
 from .units import sim_value
 
 #: [sim] keys every Li-metal model reads.
-COMMON_KEYS = electrolyte.KEYS | frozenset({
-    "model", "resistance", "cpe_q", "cpe_n", "ccd", "short_delay", "short_resistance",
-    "noise", "current_noise", "seed", "temperature",
-})
+COMMON_KEYS = electrolyte.KEYS | frozenset(
+    {
+        "model",
+        "resistance",
+        "cpe_q",
+        "cpe_n",
+        "ccd",
+        "short_delay",
+        "short_resistance",
+        "noise",
+        "current_noise",
+        "seed",
+        "temperature",
+    }
+)
 DEFAULT_RESISTANCE = "20 ohm"
 #: relative: |j| ≥ ccd·(1 − this) counts as at the CCD. A real threshold is not sharp to
 #: the last digit, and an instrument sets a current to its own resolution (a SourceMeter
@@ -68,8 +79,14 @@ def areal_resistance(sim: Mapping[str, Any], key: str, default: str | float) -> 
         return float(raw)
     match = _NUMBER_UNIT.match(raw)
     unit = "" if match is None else match.group(2)
-    for old, new in (("Ω", "ohm"), ("²", "^2"), ("·", " "), ("*", " "), ("cm2", "cm^2"),
-                     ("m2", "m^2")):
+    for old, new in (
+        ("Ω", "ohm"),
+        ("²", "^2"),
+        ("·", " "),
+        ("*", " "),
+        ("cm2", "cm^2"),
+        ("m2", "m^2"),
+    ):
         unit = unit.replace(old, new)
     unit = " ".join(unit.split())
     factor = 1.0 if unit == "" else _AREAL_RESISTANCE.get(unit)
@@ -307,17 +324,21 @@ def follow(
         model_row = at_end.state[0]
         if end >= piece.duration_s and piece.after is not None:
             model_row = piece.after(model_row)
-        row = np.concatenate((
-            model_row,
-            [clock + float(_clock_time(np.array([end]), intervals)[0]),
-             1.0 if shorted or (onset is not None and onset <= end) else 0.0],
-        ))
+        row = np.concatenate(
+            (
+                model_row,
+                [
+                    clock + float(_clock_time(np.array([end]), intervals)[0]),
+                    1.0 if shorted or (onset is not None and onset <= end) else 0.0,
+                ],
+            )
+        )
         q0 += float(at_end.charge_C[0])
         t0 += end
     raise RuntimeError("a hold went through too many regimes")  # a model bug, not a cell's
 
 
-class LiMetalCell:
+class LiMetalCell(CellReadings):
     """The CellModel plumbing that Li‖Li and Li‖Cu share: a state row that holds follow
     regime by regime (:func:`follow`), and the common parameters. A subclass sets
     ``common``, ``_short``, ``_temperature_K`` and ``_row`` and defines its two regimes."""
@@ -327,29 +348,14 @@ class LiMetalCell:
     _temperature_K: float
     _row: FloatArray
 
-    @property
-    def temperature_K(self) -> float:
-        return self._temperature_K
-
-    @property
-    def voltage_noise_V(self) -> float:
-        return self.common.voltage_noise_V
-
-    @property
-    def current_noise_A(self) -> float:
-        return self.common.current_noise_A
-
-    @property
-    def seed(self) -> int:
-        return self.common.seed
+    def _noise(self) -> NoiseSource:
+        return self.common
 
     def hold_current(self, current_A: float, t_s: FloatArray) -> Trajectory:
         return follow(self._row, t_s, lambda row: self._galvanostatic(current_A, row), self._short)
 
     def hold_voltage(self, voltage_V: float, t_s: FloatArray) -> Trajectory:
-        return follow(
-            self._row, t_s, lambda row: self._potentiostatic(voltage_V, row), self._short
-        )
+        return follow(self._row, t_s, lambda row: self._potentiostatic(voltage_V, row), self._short)
 
     def commit(self, trajectory: Trajectory, index: int) -> None:
         self._row = np.array(trajectory.state[index], dtype=float)

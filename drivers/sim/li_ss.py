@@ -47,16 +47,29 @@ from cyclerctl.plan import CellSummary
 from . import electrolyte
 from .circuit import angular, cpe_admittance
 from .electrolyte import Electrolyte, bulk_resistance_ohm
-from .model import ComplexArray, FloatArray, Trajectory
+from .model import CellReadings, ComplexArray, FloatArray, NoiseSource, Trajectory
 from .sim_table import check_keys, read_seed
 from .units import sim_value
 
 NAME = "li-ss"
 DEFAULT_SEED = 0x1155
-SIM_KEYS = electrolyte.KEYS | frozenset({
-    "model", "ocv", "oxidation_onset", "reduction_onset", "onset_current", "tafel_slope",
-    "double_layer", "cpe_n", "resistance", "noise", "current_noise", "seed", "temperature",
-})
+SIM_KEYS = electrolyte.KEYS | frozenset(
+    {
+        "model",
+        "ocv",
+        "oxidation_onset",
+        "reduction_onset",
+        "onset_current",
+        "tafel_slope",
+        "double_layer",
+        "cpe_n",
+        "resistance",
+        "noise",
+        "current_noise",
+        "seed",
+        "temperature",
+    }
+)
 DEFAULT_RESISTANCE = "50 ohm"
 _MAX_EXPONENT = 500.0  # e^500 ≈ 1e217: far beyond any current, still finite when squared
 _TOLERANCE_V = 1e-12
@@ -133,8 +146,11 @@ class LiSsParameters:
             raise ValueError(f"cell {cell_name!r}: [sim] " + "; ".join(problems))
 
 
-class LiSsCell:
+class LiSsCell(CellReadings):
     """The cell; its state is the interface potential x of the steel electrode."""
+
+    def _noise(self) -> NoiseSource:
+        return self.params
 
     def __init__(self, params: LiSsParameters) -> None:
         self.params = params
@@ -149,22 +165,6 @@ class LiSsCell:
         self._x = p.ocv_V
 
     # -- CellModel -------------------------------------------------------------------------
-
-    @property
-    def temperature_K(self) -> float:
-        return self._temperature_K
-
-    @property
-    def voltage_noise_V(self) -> float:
-        return self.params.voltage_noise_V
-
-    @property
-    def current_noise_A(self) -> float:
-        return self.params.current_noise_A
-
-    @property
-    def seed(self) -> int:
-        return self.params.seed
 
     def hold_current(self, current_A: float, t_s: FloatArray) -> Trajectory:
         x = self._interface_for_current(current_A)
@@ -233,9 +233,7 @@ class LiSsCell:
 
     def faradaic_current_A(self, x: FloatArray) -> FloatArray:
         oxidation, reduction = self._exponentials(x)
-        result: FloatArray = self._i_on * (
-            oxidation - self._ox_rest - reduction + self._red_rest
-        )
+        result: FloatArray = self._i_on * (oxidation - self._ox_rest - reduction + self._red_rest)
         return result
 
     # -- the interface ---------------------------------------------------------------------

@@ -98,3 +98,43 @@ class SupportsSweep(Protocol):
         """Response to a linear potential ramp V = start_V + rate_V_s·t, at times t_s ≥ 0
         from now (pure, like hold_*)."""
         ...
+
+
+class NoiseSource(Protocol):
+    """The parameters a model's noise and seed come from."""
+
+    @property
+    def voltage_noise_V(self) -> float: ...
+
+    @property
+    def current_noise_A(self) -> float: ...
+
+    @property
+    def seed(self) -> int: ...
+
+
+class CellReadings:
+    """The read-only half of :class:`CellModel` that every model answers the same way:
+    its present temperature and its noise settings. A model sets ``_temperature_K`` and
+    says where its noise parameters are (``_noise``)."""
+
+    _temperature_K: float
+
+    def _noise(self) -> NoiseSource:
+        raise NotImplementedError
+
+    @property
+    def temperature_K(self) -> float:
+        return self._temperature_K
+
+    @property
+    def voltage_noise_V(self) -> float:
+        return self._noise().voltage_noise_V
+
+    @property
+    def current_noise_A(self) -> float:
+        return self._noise().current_noise_A
+
+    @property
+    def seed(self) -> int:
+        return self._noise().seed
