@@ -138,3 +138,26 @@ class Instrument(Protocol):
     def connect(self) -> None: ...
 
     def close(self) -> None: ...
+
+
+class InstrumentFault(Exception):
+    """An instrument did not do what a command asked: which instrument, which command, why.
+
+    One type for every way a conversation with an instrument goes wrong (a refused command,
+    a garbled or truncated reply, no reply, a link that is gone), so the engine can record
+    "instrument X: command Y: detail" and decide what to do without knowing the driver.
+
+    ``link_lost``: the instrument is out of reach or out of step (a closed socket, a port
+    that vanished, a reply that never came): what its output is doing is unknown until it
+    answers again. False: it answered, and still holds the state it had (a refusal, one
+    garbled reply).
+    """
+
+    def __init__(
+        self, instrument: str, command: str, detail: str, *, link_lost: bool = False
+    ) -> None:
+        super().__init__(f"instrument {instrument}: command {command!r}: {detail}")
+        self.instrument = instrument
+        self.command = command
+        self.detail = detail
+        self.link_lost = link_lost

@@ -8,6 +8,12 @@ The run ends ``failed`` with the reason recorded; other instruments' runs go on.
 ``options = { stall_after = "20 s", stall_for = "10 min" }``: from then on every ``read()``
 takes ``stall_for`` to return, as a driver call on a hung instrument does. The daemon's
 watchdog raises an alarm (``[daemon] stall_alarm``); other instruments' runs go on.
+
+``options = { drop_after = "20 s", drop_for = "30 s" }``: from then on, for that long, every
+call raises :class:`~cyclerctl.drivers.base.InstrumentFault` with ``link_lost`` (the link is
+down), then the link is back: a step that runs on board has gone on meanwhile and its
+points are read on; a host-sequenced one was put at rest when the link came back, and goes
+on from where it was.
 """
 
 from __future__ import annotations
@@ -17,7 +23,13 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from cyclerctl.drivers.base import Capabilities, Channel, Samples, StepProgress
+from cyclerctl.drivers.base import (
+    Capabilities,
+    Channel,
+    InstrumentFault,
+    Samples,
+    StepProgress,
+)
 from cyclerctl.plan import Step
 
 
@@ -31,8 +43,12 @@ class FaultyChannel:
         *,
         stall_after_s: float = math.inf,
         stall_for_s: float = 0.0,
+        drop_after_s: float = math.inf,
+        drop_for_s: float = 0.0,
     ) -> None:
         self._inner = inner
+        self._drop_after_s = drop_after_s
+        self._drop_for_s = drop_for_s
         self._after_s = after_s
         self._stall_after_s = stall_after_s
         self._stall_for_s = stall_for_s
@@ -49,9 +65,23 @@ class FaultyChannel:
     def start_step(self, step: Step, progress: StepProgress | None = None) -> None:
         if self._began is None:
             self._began = time.monotonic()
+        self._link("start_step")
         self._inner.start_step(step, progress)
 
+    def _link(self, command: str) -> None:
+        """Raise as a dropped link does, inside the drop_after/drop_for window."""
+        into = 0.0 if self._began is None else time.monotonic() - self._began
+        if self._drop_after_s <= into < self._drop_after_s + self._drop_for_s:
+            raise InstrumentFault(
+                self._inner.name,
+                command,
+                f"link down (drill: drop_after = {self._drop_after_s:g} s, "
+                f"drop_for = {self._drop_for_s:g} s)",
+                link_lost=True,
+            )
+
     def read(self) -> Samples:
+        self._link("read")
         into = 0.0 if self._began is None else time.monotonic() - self._began
         if into >= self._stall_after_s:
             time.sleep(self._stall_for_s)
@@ -62,18 +92,21 @@ class FaultyChannel:
         return self._inner.read()
 
     def stop(self) -> None:
+        self._link("stop")
         self._inner.stop()
 
 
 def with_faults(channel: Channel, options: Mapping[str, Any]) -> Channel:
     """``channel``, made to fail as the instrument's options ask (unchanged if they don't)."""
-    if not {"fault_after", "stall_after"} & set(options):
+    if not {"fault_after", "stall_after", "drop_after"} & set(options):
         return channel
     return FaultyChannel(
         channel,
         _seconds(options.get("fault_after"), math.inf),
         stall_after_s=_seconds(options.get("stall_after"), math.inf),
         stall_for_s=_seconds(options.get("stall_for"), 3600.0),
+        drop_after_s=_seconds(options.get("drop_after"), math.inf),
+        drop_for_s=_seconds(options.get("drop_for"), 30.0),
     )
 
 

@@ -10,6 +10,9 @@ from cyclerctl.config import Config
 from cyclerctl.store import TERMINAL_STATUSES, Store
 from cyclerctl.store.records import utcnow
 
+#: a channel whose run is in (or ended with) one of these gets a line saying why
+NEEDS_ATTENTION = frozenset({"paused", "safety_stop", "failed", "interrupted"})
+
 
 def status_rows(store: Store, config: Config) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(channels, daemons) as JSON-friendly dicts. Channels the config names but the
@@ -25,6 +28,7 @@ def status_rows(store: Store, config: Config) -> tuple[list[dict[str, Any]], lis
             "status": None,
             "queued": waiting.get(name, 0),
         }
+    reasons = _end_reasons(store, [r["run_id"] for r in rows.values() if r.get("run_id")])
     channels = []
     for name in sorted(rows, key=_channel_order):
         row = rows[name]
@@ -34,6 +38,10 @@ def status_rows(store: Store, config: Config) -> tuple[list[dict[str, Any]], lis
         if not active:
             row["last_status"] = status if status in TERMINAL_STATUSES else None
         row["eta_s"] = _eta_s(row) if active else None
+        run_id = row.get("run_id")
+        row["end_reason"] = reasons.get(run_id) if run_id is not None else None
+        if run_id is not None and _needs_attention(status, row["end_reason"]):
+            row["alarm"] = _why(store, int(run_id), paused=status == "paused")
         channels.append({k: _jsonable(v) for k, v in row.items()})
     stale = config.daemon.stale_after_s
     daemons = []
@@ -60,6 +68,34 @@ def _queued(store: Store, channels: list[str]) -> dict[str, int]:
     )
     with store.engine.connect() as connection:
         return {channel: int(count) for channel, count in connection.execute(query)}
+
+
+def _needs_attention(status: str | None, end_reason: str | None) -> bool:
+    return status in NEEDS_ATTENTION or end_reason == "short"
+
+
+def _end_reasons(store: Store, run_ids: list[int]) -> dict[int, str | None]:
+    """Each run's end reason, in one query on the runs table."""
+    from sqlalchemy import select
+
+    from cyclerctl.store import models
+
+    if not run_ids:
+        return {}
+    runs = models.runs
+    query = select(runs.c.id, runs.c.end_reason).where(runs.c.id.in_(run_ids))
+    with store.engine.connect() as connection:
+        return {int(run_id): reason for run_id, reason in connection.execute(query)}
+
+
+def _why(store: Store, run_id: int, *, paused: bool) -> str | None:
+    """What stopped the run (its latest alarm) or paused it (the latest operator or
+    instrument event); read only for the few channels that need attention."""
+    if paused:
+        why = [e for e in store.events(run_id) if e.kind in ("operator", "instrument")]
+    else:
+        why = [e for e in store.events(run_id) if e.severity == "alarm"]
+    return why[-1].message if why else None
 
 
 def _channel_order(name: str) -> tuple[str, int, str]:
@@ -119,6 +155,12 @@ def format_status(channels: list[dict[str, Any]], daemons: list[dict[str, Any]])
             f"{_number(row.get('capacity_Ah') if active else None, 1e3, '.4g'):>9} "
             f"{_duration(row.get('eta_s')):>7} {row.get('queued') or 0:>5}"
         )
+    for row in channels:
+        status = row.get("status") or "-"
+        if row.get("run_id") is not None and _needs_attention(status, row.get("end_reason")):
+            reason = f" ({row['end_reason']})" if row.get("end_reason") else ""
+            alarm = f": {row['alarm']}" if row.get("alarm") else ""
+            lines.append(f"{row['channel']}: run {row['run_id']} {status}{reason}{alarm}")
     if not daemons:
         lines.append("no daemon has ever run against this database (cyclerctl daemon --config …)")
     for d in daemons:

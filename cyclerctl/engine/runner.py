@@ -15,7 +15,30 @@ charge so far), so a resumed step continues its tallies.
 Between two reads — the loop's safe points — the runner acts on its :class:`RunControl`:
 pause (stop the channel, checkpoint, wait; resume re-enters the same step with its elapsed
 time and charge), stop (end the step, reason ``operator``), detach (leave the run for the
-next daemon). A runner given a :class:`ResumePoint` re-enters the checkpointed step, or the
+next daemon).
+
+Instrument faults (:class:`~cyclerctl.drivers.base.InstrumentFault`, any driver) never
+escape as an unhandled exception: each is an ``instrument`` event naming the instrument,
+the command and what went wrong. A fault that leaves the instrument answering (a garbled
+reply, a refusal) is a warning, and the step goes on; ``soft_fault_limit`` of them in a
+row count as a lost instrument. A lost instrument:
+
+- host-sequenced channel: the run pauses at once (alarm event, status paused); the runner
+  asks for the safe state (``stop()``: output off, open circuit) every poll until the
+  instrument answers, records the outage as a ``gap`` event, and re-enters the step with
+  its elapsed time and charge; a step that is not resumable ends the run ``interrupted``;
+- a channel that runs the step on board: the step goes on there; the runner keeps reading
+  (the driver reconnects and fetches what was buffered) and records the ``gap`` when data
+  flows again;
+- either way, an instrument still out of reach after ``instrument_lost_after_s`` ends the
+  run ``failed`` with reason ``instrument:lost``; an operator's stop or a detach during the
+  wait is honoured.
+
+A chamber that does not answer (a vanished serial port) is an ``instrument`` event too:
+its readings are missing (no temperature, so a soak waits), a set point not yet
+acknowledged is sent again every poll, and the chamber step's own timeout bounds the wait.
+
+A runner given a :class:`ResumePoint` re-enters the checkpointed step, or the
 one after it when that step had ended, and never replays a finished step.
 """
 
@@ -30,7 +53,7 @@ from typing import Protocol
 
 import numpy as np
 
-from cyclerctl.drivers.base import Chamber, Channel, StepProgress
+from cyclerctl.drivers.base import Chamber, Channel, InstrumentFault, StepProgress
 from cyclerctl.engine.chamber import STABLE, TIMEOUT, StabilityWatch
 from cyclerctl.engine.conditions import HostConditions
 from cyclerctl.engine.control import RunControl
@@ -72,6 +95,8 @@ class RunSink(Protocol):
 
 #: RunOutcome.status of a run left for the next daemon: not a status the database records
 DETACHED = "detached"
+#: the end reason of a run whose instrument stayed out of reach for instrument_lost_after_s
+LOST = "instrument:lost"
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +172,8 @@ class ChannelRunner:
     resume: ResumePoint | Checkpoint | None = None  # re-enter an interrupted run here
     start_seq: int | None = None  # samples continue after this seq (default: the resume's)
     on_state: Callable[[str], None] | None = None  # "paused" / "running" as they happen
+    instrument_lost_after_s: float = 600.0  # a lost instrument ends the run after this
+    soft_fault_limit: int = 3  # faults in a row (instrument answering) that count as lost
 
     def __post_init__(self) -> None:
         self.limits = combine(self.hard_limits, self.plan.safety)
@@ -164,6 +191,7 @@ class ChannelRunner:
             self.seq = self.start_seq
         self.run_time_s = 0.0
         self.steps_run = 0
+        self._chamber_silent_since: float | None = None
 
     # -- the run -------------------------------------------------------------------------
 
@@ -349,7 +377,6 @@ class ChannelRunner:
                     f"step {step.name!r} needs a temperature chamber; none is set up"
                 )
             stability = StabilityWatch(step.chamber)
-            self.chamber.set_temperature(stability.setpoint_K)
             channel_step = dataclasses.replace(
                 step, kind="rest", ends=(EndCondition("time", step.chamber.timeout_s),)
             )
@@ -367,20 +394,31 @@ class ChannelRunner:
             and isinstance(self.channel, Reattachable)
             and self.channel.reattach(channel_step, progress)
         )
+        virtual = self.channel.capabilities.virtual_time
+        on_board = not host and not virtual  # the instrument ends this step itself
+        chamber_due: float | None = None  # a set point the chamber has not acknowledged
+        if stability is not None:
+            chamber_due = self._set_chamber(position, stability.setpoint_K, None)
+        started: _StepEnd | None = None  # how the step ended before it could start
         if not reattached:
-            self.channel.start_step(channel_step, progress)
+            started = self._start(position, channel_step, t_start, tally, progress)
+            if started is not None and started.run_status == DETACHED:
+                return self._detach(position, t_start, tally)
         # a step re-entered part-way never stores a point at or before where it was
         floor = tally.elapsed_s if entry is not None else None
-        virtual = self.channel.capabilities.virtual_time
+        faults_in_a_row = 0
+        outage_since: float | None = None  # on board: when the instrument stopped answering
         last_checkpoint = self.clock()
         last_data = self.clock()
         silence_reported = False
         stopping: str | None = None  # "pause" / "detach": the channel was stopped for it
-        end: _StepEnd | None = None
+        end: _StepEnd | None = started
         while end is None:
             self._control.beat()
+            if chamber_due is not None and stability is not None:
+                chamber_due = self._set_chamber(position, stability.setpoint_K, chamber_due)
             if self.stop_request.is_set():
-                self.channel.stop()
+                self._stop_channel(position, t_start, tally)
                 end = _StepEnd("operator", run_status="stopped")
                 self._event(
                     position,
@@ -394,12 +432,65 @@ class ChannelRunner:
                 if not host and not virtual:
                     # the instrument ends this step on board: leave it running
                     return self._detach(position, t_start, tally)
-                self.channel.stop()  # host-sequenced: bring the cell to rest first
+                # host-sequenced: bring the cell to rest first
+                end = self._stop_channel(position, t_start, tally)
                 stopping = "detach"
             elif stopping is None and self._control.pause_requested and step.resumable:
-                self.channel.stop()
+                end = self._stop_channel(position, t_start, tally)
                 stopping = "pause"
-            samples = self.channel.read()
+            try:
+                samples = self.channel.read()
+            except InstrumentFault as fault:
+                t_fault = t_start + tally.elapsed_s
+                faults_in_a_row += 1
+                if end is not None:  # the step has ended: only the safe state is left to reach
+                    if end.reason == LOST:
+                        pass  # waited for it already
+                    elif fault.link_lost:
+                        self._ride_out(position, fault, t_start, tally, pausing=False)
+                    else:
+                        self._fault_event(position, fault, "warning", t_fault, "")
+                    break
+                if on_board:
+                    if outage_since is None:
+                        outage_since = self.clock()
+                        self._fault_event(
+                            position, fault, "alarm", t_fault,
+                            "the step goes on on board; waiting for the link "
+                            f"(up to {self.instrument_lost_after_s:g} s)",
+                        )  # fmt: skip
+                    elif self.clock() - outage_since >= self.instrument_lost_after_s:
+                        end = self._lost(position, fault, t_fault, self.clock() - outage_since)
+                        break
+                    self._control.sleep(self.poll_interval_s)
+                    continue
+                if not fault.link_lost and faults_in_a_row < self.soft_fault_limit:
+                    self._fault_event(position, fault, "warning", t_fault, "the step goes on")
+                    if not virtual:
+                        self._control.sleep(self.poll_interval_s)
+                    continue
+                if stopping is not None:  # the channel was being stopped for a pause/detach
+                    stopping = None
+                    if self._control.detach_requested:
+                        return self._detach(position, t_start, tally)
+                back = self._ride_out(position, fault, t_start, tally)
+                if back is None:
+                    back = self._reenter(position, channel_step, t_start, tally)
+                if back is not None:
+                    if back.run_status == DETACHED:
+                        return self._detach(position, t_start, tally)
+                    end = back
+                    break
+                if stability is not None:
+                    stability = StabilityWatch(step.chamber) if step.chamber else stability
+                faults_in_a_row = 0
+                floor = tally.elapsed_s
+                last_data, silence_reported = self.clock(), False
+                continue
+            faults_in_a_row = 0
+            if outage_since is not None:
+                self._back(position, t_start + tally.elapsed_s, self.clock() - outage_since)
+                outage_since = None
             block = samples.points
             if floor is not None and len(block):
                 block = block[block["t"] > floor + 1e-9]
@@ -409,7 +500,7 @@ class ChannelRunner:
             if len(block):
                 last_data, silence_reported = now, False
                 if stability is not None:
-                    block = self._with_chamber_temperature(block)
+                    block = self._with_chamber_temperature(position, block)
                 block, found = self._screen(position, block, host)
                 if stability is not None and found is None:
                     hit = stability.first_stable(block["t"], block["T"])
@@ -449,17 +540,25 @@ class ChannelRunner:
                 self._resumed(position, self.run_time_s)
                 if step.chamber is not None:
                     stability = StabilityWatch(step.chamber)  # a fresh soak after the pause
-                self.channel.start_step(channel_step, StepProgress(tally.elapsed_s, tally.last_Q))
+                again = self._start(
+                    position, channel_step, t_start, tally,
+                    StepProgress(tally.elapsed_s, tally.last_Q),
+                )  # fmt: skip
+                if again is not None:
+                    if again.run_status == DETACHED:
+                        return self._detach(position, t_start, tally)
+                    end = again
+                    break
                 floor = tally.elapsed_s
                 last_data, silence_reported = self.clock(), False
                 continue
             if end is None and samples.ended:
                 reason = samples.end_reason or "instrument"
                 end = _StepEnd(TIMEOUT if stability is not None and reason == "time" else reason)
-            if end is not None and not samples.ended and end.reason != "operator":
+            if end is not None and not samples.ended and end.reason not in ("operator", LOST):
                 # the host ended the step (safety, a host condition): stop the instrument now;
                 # points it measured after the end point are not part of this step
-                self.channel.stop()
+                self._stop_channel(position, t_start, tally)
             if end is None:
                 if len(block) and (
                     not virtual or now - last_checkpoint >= self.checkpoint_interval_s
@@ -493,6 +592,173 @@ class ChannelRunner:
         if self.on_step_end is not None:
             self.on_step_end(position, record)
         return end
+
+    # -- instrument faults -----------------------------------------------------------------
+
+    def _start(
+        self,
+        position: Position,
+        step: Step,
+        t_start: float,
+        tally: StepTally,
+        progress: StepProgress,
+    ) -> _StepEnd | None:
+        """Start (or restart) the step on the channel, riding out a lost instrument; None
+        when it runs, else how the run ends. A refusal repeated ``soft_fault_limit`` times
+        is not transient: it is raised (the run fails with it)."""
+        refusals = 0
+        while True:
+            try:
+                self.channel.start_step(step, progress)
+                return None
+            except InstrumentFault as fault:
+                if not fault.link_lost:
+                    refusals += 1
+                    if refusals >= self.soft_fault_limit:
+                        raise
+                end = self._ride_out(position, fault, t_start, tally)
+                if end is not None:
+                    return end
+
+    def _reenter(
+        self, position: Position, step: Step, t_start: float, tally: StepTally
+    ) -> _StepEnd | None:
+        """The instrument is back with the cell at rest: the step goes on where it was."""
+        if not position.step.resumable:
+            self._event(
+                position,
+                "interrupted",
+                "alarm",
+                f"step {position.ordinal} ({position.step.name}) cannot be resumed after "
+                "the instrument was lost (resumable = false): the run ends here",
+                t=t_start + tally.elapsed_s,
+            )
+            return _StepEnd("interrupted", run_status="interrupted")
+        return self._start(
+            position, step, t_start, tally, StepProgress(tally.elapsed_s, tally.last_Q)
+        )
+
+    def _ride_out(
+        self,
+        position: Position,
+        fault: InstrumentFault,
+        t_start: float,
+        tally: StepTally,
+        *,
+        pausing: bool = True,
+    ) -> _StepEnd | None:
+        """A host-sequenced channel's instrument is lost (or makes no sense): pause, and put
+        the cell at rest as soon as the instrument answers. None when it has (the run goes
+        on), else how the run ends: ``instrument:lost`` after ``instrument_lost_after_s``,
+        the operator's stop, or a detach."""
+        t = t_start + tally.elapsed_s
+        self.run_time_s = t
+        self._save_progress(position, t_start, tally)
+        limit = self.instrument_lost_after_s
+        self._fault_event(
+            position, fault, "alarm", t,
+            f"the run pauses; {self.channel.name} is put at rest as soon as it answers "
+            f"(the run ends if it does not within {limit:g} s)" if pausing
+            else f"putting {self.channel.name} at rest as soon as it answers",
+        )  # fmt: skip
+        if pausing and self.on_state is not None:
+            self.on_state("paused")
+        lost_at = self.clock()
+        last = fault
+        while True:
+            self._control.beat()
+            try:
+                self.channel.stop()  # the safe state: output off, the cell at open circuit
+                break
+            except InstrumentFault as again:
+                last = again
+            away = self.clock() - lost_at
+            if pausing and self.stop_request.is_set():
+                self._event(
+                    position, "operator", "info",
+                    f"{self._by('stopped', 'stop')} while {self.channel.name} was out of reach",
+                    t=t,
+                )  # fmt: skip
+                return _StepEnd("operator", run_status="stopped")
+            if pausing and self._control.detach_requested:
+                if self.on_state is not None:
+                    self.on_state("running")  # the next daemon picks it up and goes on
+                return _StepEnd("detached", run_status=DETACHED)
+            if away >= limit:
+                return self._lost(position, last, t, away)
+            self._control.sleep(min(self.poll_interval_s, limit - away))
+        self._back(position, t, self.clock() - lost_at, at_rest=True)
+        if pausing and self.on_state is not None:
+            self.on_state("running")
+        return None
+
+    def _lost(
+        self, position: Position, fault: InstrumentFault, t: float, away_s: float
+    ) -> _StepEnd:
+        self._fault_event(
+            position, fault, "alarm", t,
+            f"no answer for {away_s:.1f} s: the run ends (instrument:lost)",
+        )  # fmt: skip
+        return _StepEnd(LOST, run_status="failed")
+
+    def _back(self, position: Position, t: float, gap_s: float, *, at_rest: bool = False) -> None:
+        what = "the cell was put at rest; the step goes on" if at_rest else "data flows again"
+        self._event(
+            position,
+            "gap",
+            "warning",
+            f"{self.channel.name} answered again after {gap_s:.1f} s: {what} "
+            f"(from {t:.1f} s of the run)",
+            t=t,
+            data={"gap_s": gap_s, "cause": "instrument"},
+        )
+
+    def _fault_event(
+        self, position: Position, fault: InstrumentFault, severity: str, t: float, then: str
+    ) -> None:
+        self._event(
+            position,
+            "instrument",
+            severity,
+            f"{fault}; {then}" if then else str(fault),
+            t=t,
+            data={
+                "instrument": fault.instrument,
+                "command": fault.command,
+                "detail": fault.detail,
+                "link_lost": fault.link_lost,
+            },
+        )
+
+    def _stop_channel(
+        self, position: Position, t_start: float, tally: StepTally
+    ) -> _StepEnd | None:
+        """Stop the channel (output off, the cell at rest). If the instrument does not do it,
+        ask again every poll until it does; None once it has, else ``instrument:lost``."""
+        try:
+            self.channel.stop()
+        except InstrumentFault as fault:
+            return self._ride_out(position, fault, t_start, tally, pausing=False)
+        return None
+
+    def _set_chamber(
+        self, position: Position, setpoint_K: float, due: float | None
+    ) -> float | None:
+        """Send the set point; None once acknowledged, else when it was first due."""
+        assert self.chamber is not None
+        try:
+            self.chamber.set_temperature(setpoint_K)
+        except InstrumentFault as fault:
+            if due is None:
+                self._fault_event(
+                    position, fault, "alarm", self.run_time_s,
+                    "the set point is sent again every poll; the step waits for it",
+                )  # fmt: skip
+                return self.clock()
+            return due
+        if due is not None:
+            self._back(position, self.run_time_s, self.clock() - due)
+        return None
 
     def _save_progress(self, position: Position, t_start: float, tally: StepTally) -> None:
         """The running step's row (its tallies so far) and a checkpoint, behind its samples."""
@@ -557,12 +823,27 @@ class ChannelRunner:
         tally.last_seq = self.seq
         self.sink.append_samples(rows)
 
-    def _with_chamber_temperature(self, block: np.ndarray) -> np.ndarray:
-        """Fill the T column from the chamber where the instrument measured none."""
+    def _with_chamber_temperature(self, position: Position, block: np.ndarray) -> np.ndarray:
+        """Fill the T column from the chamber where the instrument measured none (left
+        unknown while the chamber does not answer: a soak cannot complete on it)."""
         missing = np.isnan(block["T"])
         if missing.any() and self.chamber is not None:
+            try:
+                reading = self.chamber.read()
+            except InstrumentFault as fault:
+                if self._chamber_silent_since is None:
+                    self._chamber_silent_since = self.clock()
+                    self._fault_event(
+                        position, fault, "alarm", self.run_time_s + float(block["t"][0]),
+                        "no chamber temperature until it answers; the soak waits",
+                    )  # fmt: skip
+                return block
+            if self._chamber_silent_since is not None:
+                gap = self.clock() - self._chamber_silent_since
+                self._chamber_silent_since = None
+                self._back(position, self.run_time_s + float(block["t"][0]), gap)
             block = block.copy()
-            block["T"][missing] = self.chamber.read().temperature_K
+            block["T"][missing] = reading.temperature_K
         return block
 
     def _store_impedance(self, position: Position, t_start: float, points: np.ndarray) -> None:

@@ -9,19 +9,28 @@ does not come within the timeout is asked for once more; a second failure raises
 :class:`ChamberError` naming the port and the command. A refusal (``NA:``) is an answer,
 not a line fault: it is raised at once as :class:`ChamberRefused`.
 
+A port that fails twice (a USB-serial adapter unplugged, the pseudo-terminal gone) is a lost
+link (:attr:`ChamberError.link_lost`): the port is closed, and each later call tries to open
+it again — at most one attempt per call, spaced by a backoff that doubles from
+``reconnect_backoff_s`` (0.5 s) to ``reconnect_backoff_max_s`` (10 s) — asks ``ROM?``, and
+goes on; until then the call raises at once. Every fault is a
+:class:`~cyclerctl.drivers.base.InstrumentFault` naming the port and the command.
+
 Closing releases the port only: the chamber keeps its last set point, as ESPEC chambers do
 when the PC goes away. Not run against a real chamber.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
+import time
 from collections.abc import Callable
 from functools import partial
 from typing import Protocol, TypeVar
 
-from ..base import ChamberReading, Identity
+from ..base import ChamberReading, Identity, InstrumentFault
 from . import protocol
 
 ZERO_CELSIUS_K = 273.15
@@ -47,8 +56,19 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
-class ChamberError(RuntimeError):
-    """The chamber could not be talked to: no reply, or replies that make no sense."""
+RECONNECT_BACKOFF_S = 0.5
+RECONNECT_BACKOFF_MAX_S = 10.0
+
+
+class ChamberError(InstrumentFault, RuntimeError):
+    """The chamber could not be talked to: no reply, or replies that make no sense.
+
+    ``str()`` reads ``chamber on PORT: 'COMMAND' detail``; ``instrument`` is
+    ``chamber on PORT``."""
+
+    def __init__(self, port: str, command: str, detail: str, *, link_lost: bool = False) -> None:
+        super().__init__(f"chamber on {port}", command, detail, link_lost=link_lost)
+        self.args = (f"chamber on {port}: {command!r} {detail}",)
 
 
 class ChamberTimeout(ChamberError):
@@ -76,6 +96,8 @@ class SerialChamber:
         timeout: float = 1.0,
         unit: int | None = None,
         transport: Transport | None = None,
+        reconnect_backoff_s: float = RECONNECT_BACKOFF_S,
+        reconnect_backoff_max_s: float = RECONNECT_BACKOFF_MAX_S,
     ) -> None:
         if not timeout > 0:
             raise ValueError(f"timeout must be > 0 s, not {timeout!r}")
@@ -86,21 +108,16 @@ class SerialChamber:
         self.unit = unit
         self._lock = threading.Lock()
         self._closed = False
-        if transport is None:
-            import serial  # only a serial chamber needs pyserial
-
-            try:
-                transport = serial.Serial(
-                    port,
-                    baudrate=baudrate,
-                    bytesize=serial.EIGHTBITS,
-                    parity=serial.PARITY_NONE,
-                    stopbits=serial.STOPBITS_ONE,
-                    timeout=timeout,
-                )
-            except (serial.SerialException, OSError) as error:
-                raise ChamberError(f"chamber on {port}: cannot open the port: {error}") from None
-        self._transport: Transport = transport
+        self._baudrate = baudrate
+        self._reopenable = transport is None  # a port it opened itself it can open again
+        self._backoff_first = reconnect_backoff_s
+        self._backoff_max = reconnect_backoff_max_s
+        self._lost_since: float | None = None  # the port failed: reopened on the next call
+        self._lost_cause = ""
+        self._next_attempt = 0.0
+        self._backoff = reconnect_backoff_s
+        self.reconnections = 0
+        self._transport: Transport = transport if transport is not None else self._open_port()
         try:
             rom = self._query(protocol.QUERY_ROM, protocol.parse_rom)
         except ChamberError:
@@ -158,6 +175,62 @@ class SerialChamber:
         """``TEMP?``: measured, set point and the controller's upper and lower limits."""
         return self._query(protocol.QUERY_TEMPERATURE, protocol.parse_temperature)
 
+    # -- the port ----------------------------------------------------------------------------
+
+    def _open_port(self) -> Transport:
+        import serial  # only a serial chamber needs pyserial
+
+        try:
+            port: Transport = serial.Serial(
+                self.port,
+                baudrate=self._baudrate,
+                bytesize=serial.EIGHTBITS,
+                parity=serial.PARITY_NONE,
+                stopbits=serial.STOPBITS_ONE,
+                timeout=self.timeout_s,
+            )
+        except (serial.SerialException, OSError) as error:
+            raise ChamberError(self.port, "open", f"cannot open the port: {error}") from None
+        return port
+
+    def _lose_port(self, command: str, cause: str) -> None:
+        if self._lost_since is None:
+            self._lost_since = time.monotonic()
+            self._lost_cause = f"{command!r}: {cause}"
+            self._next_attempt = self._lost_since
+            self._backoff = self._backoff_first
+        with contextlib.suppress(*PORT_ERRORS):
+            self._transport.close()
+
+    def _reconnect(self, command: str) -> None:
+        """Open the port again and check the controller answers; or raise at once."""
+        assert self._lost_since is not None
+        now = time.monotonic()
+        gone = f"port lost {now - self._lost_since:.1f} s ago ({self._lost_cause})"
+        if not self._reopenable:
+            raise ChamberError(self.port, command, gone, link_lost=True)
+        if now < self._next_attempt:
+            raise ChamberError(
+                self.port, command,
+                f"{gone}; next attempt to open it in {self._next_attempt - now:.1f} s",
+                link_lost=True,
+            )  # fmt: skip
+        lost_since, backoff = self._lost_since, self._backoff
+        try:
+            self._transport = self._open_port()
+            self._lost_since = None  # this exchange is the check, not a reconnection
+            self._exchange(protocol.QUERY_ROM, protocol.parse_rom)
+        except ChamberError as error:
+            with contextlib.suppress(*PORT_ERRORS):
+                self._transport.close()
+            self._lost_since = lost_since
+            self._next_attempt = time.monotonic() + backoff
+            self._backoff = min(2 * backoff, self._backoff_max)
+            raise ChamberError(
+                self.port, command, f"{gone}; reopening failed: {error}", link_lost=True
+            ) from None
+        self.reconnections += 1
+
     # -- the wire ----------------------------------------------------------------------------
 
     def _query(self, command: str, parse: Callable[[str], T]) -> T:
@@ -167,10 +240,13 @@ class SerialChamber:
     def _exchange(self, command: str, parse: Callable[[str], T]) -> T:
         """One command, its reply parsed; asked twice at most. Call with the lock held."""
         if self._closed:
-            raise ChamberError(f"chamber on {self.port}: {command!r}: the port is closed")
+            raise ChamberError(self.port, command, "not sent: the port is closed")
+        if self._lost_since is not None:
+            self._reconnect(command)
         frame = protocol.encode(command, self.unit)
         problems: list[str] = []
         silent = 0
+        port_errors = 0
         for _attempt in range(2):
             try:
                 # whatever arrived late for an earlier command is not this command's reply
@@ -178,6 +254,7 @@ class SerialChamber:
                 self._transport.write(frame)
                 raw = self._transport.read_until(protocol.TERMINATOR)
             except PORT_ERRORS as error:  # serial.SerialException is an OSError
+                port_errors += 1
                 problems.append(f"port error: {error}")
                 continue
             if not raw:
@@ -189,10 +266,12 @@ class SerialChamber:
                 protocol.check_refusal(reply)
                 return parse(reply)
             except protocol.Refused as refusal:
-                raise ChamberRefused(
-                    f"chamber on {self.port}: {command!r} refused: {refusal}"
-                ) from None
+                raise ChamberRefused(self.port, command, f"refused: {refusal}") from None
             except protocol.GarbledReply as error:
                 problems.append(str(error))
+        detail = "failed twice: " + "; then ".join(problems)
+        if port_errors == len(problems):  # the port itself is gone: reopen it next time
+            self._lose_port(command, problems[-1])
+            raise ChamberError(self.port, command, detail, link_lost=True)
         kind = ChamberTimeout if silent == len(problems) else ChamberError
-        raise kind(f"chamber on {self.port}: {command!r} failed twice: " + "; then ".join(problems))
+        raise kind(self.port, command, detail)

@@ -12,8 +12,13 @@ lower/upper limits is refused ``NA:DATA OUT OF RANGE`` (an assumption of this em
 With no set point in force (standby, off) the simulated chamber drifts to its ambient.
 
 Fault hooks for tests: :meth:`garble_next` (the next n replies arrive corrupted: cut
-short with junk bytes, or without their terminator) and :meth:`silence_next` (the next
-n commands are lost: not executed, not answered).
+short with junk bytes, or without their terminator), :meth:`silence_next` (the next
+n commands are lost: not executed, not answered), :meth:`unplug` (the pseudo-terminal is
+closed: the port vanishes under the driver, as a USB-serial adapter pulled out) and
+:meth:`plug_in` (a new one). Give ``link`` (a path) to reach the port by a name that stays
+the same across unplugging, as a udev rule gives a USB-serial adapter: it is a symbolic link
+to the current pseudo-terminal, absent while unplugged. The controller keeps its state (set
+point, mode) while unplugged, as a chamber does when its cable is pulled.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import select
 import threading
 import time
 import tty
+from collections.abc import Callable
 
 from cyclerctl import __version__
 
@@ -46,6 +52,7 @@ class ChamberEmulator:
         rom_version: str = f"Ver.{__version__}",
         upper_limit_C: float = 150.0,
         lower_limit_C: float = -40.0,
+        link: str | os.PathLike[str] | None = None,
     ) -> None:
         self.chamber = chamber
         self.unit = unit
@@ -60,10 +67,12 @@ class ChamberEmulator:
         self.requests: list[str] = []  # every line received, for tests
         self._garble: list[str] = []
         self._silence = 0
+        self._scheduled: list[tuple[int, Callable[[], None]]] = []  # (lines to go, action)
         self._state = threading.Lock()
-        self._master, self._slave = os.openpty()
-        tty.setraw(self._slave)  # no echo, no CR/LF translation before pyserial opens it
-        self._address = os.ttyname(self._slave)
+        self._link = None if link is None else os.fspath(link)
+        self._master, self._slave = self._open_pty()
+        self._plugged = True
+        self._unplugged = threading.Event()  # the thread let go of the pty
         self._wake_r, self._wake_w = os.pipe()
         self._closed = False
         self._thread = threading.Thread(target=self._serve, name="chamber-emulator", daemon=True)
@@ -71,7 +80,42 @@ class ChamberEmulator:
 
     @property
     def address(self) -> str:
-        return self._address
+        return self._link if self._link is not None else self._address
+
+    def _open_pty(self) -> tuple[int, int]:
+        master, slave = os.openpty()
+        tty.setraw(slave)  # no echo, no CR/LF translation before pyserial opens it
+        self._address = os.ttyname(slave)
+        if self._link is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._link)
+            os.symlink(self._address, self._link)
+        return master, slave
+
+    def unplug(self) -> None:
+        """The port vanishes: the pseudo-terminal is closed (the driver's reads and writes
+        fail), and ``link`` no longer exists, until :meth:`plug_in`."""
+        if self._closed or not self._plugged:
+            return
+        self._unplugged.clear()
+        self._plugged = False
+        if threading.current_thread() is not self._thread:  # a hook runs on the thread itself
+            os.write(self._wake_w, b"u")
+            self._unplugged.wait(timeout=5)
+        if self._link is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._link)
+        for fd in (self._master, self._slave):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def plug_in(self) -> None:
+        """A new pseudo-terminal, reached through ``link`` again."""
+        if self._closed or self._plugged:
+            return
+        self._master, self._slave = self._open_pty()
+        self._plugged = True
+        os.write(self._wake_w, b"p")
 
     def garble_next(self, n: int = 1, *, kind: str = "junk") -> None:
         """Corrupt the next ``n`` replies: ``"junk"`` (half a reply, bytes that are not
@@ -86,15 +130,27 @@ class ChamberEmulator:
         with self._state:
             self._silence += n
 
+    def after_commands(self, n: int, action: Callable[[], None]) -> None:
+        """Run ``action`` (a fault hook, e.g. :meth:`unplug`) when the ``n``-th line from now
+        arrives, before it is answered: a fault at a chosen point of a run."""
+        if n < 1:
+            raise ValueError(f"after_commands: n is 1 or more, not {n}")
+        with self._state:
+            self._scheduled.append((n, action))
+
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
         os.write(self._wake_w, b"x")
         self._thread.join(timeout=5)
-        for fd in (self._master, self._slave, self._wake_r, self._wake_w):
+        fds = (self._master, self._slave) if self._plugged else ()
+        for fd in (*fds, self._wake_r, self._wake_w):
             with contextlib.suppress(OSError):
                 os.close(fd)
+        if self._link is not None and self._plugged:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._link)
 
     def __enter__(self) -> ChamberEmulator:
         return self
@@ -107,9 +163,16 @@ class ChamberEmulator:
     def _serve(self) -> None:
         pending = b""
         while True:
-            ready, _, _ = select.select([self._master, self._wake_r], [], [])
+            watched = [self._master, self._wake_r] if self._plugged else [self._wake_r]
+            ready, _, _ = select.select(watched, [], [])
             if self._wake_r in ready:
-                return
+                signal = os.read(self._wake_r, 1)
+                if signal == b"x":
+                    return
+                if signal == b"u":  # let go of the pty before it is closed
+                    pending = b""
+                    self._unplugged.set()
+                continue
             try:
                 pending += os.read(self._master, 4096)
             except OSError:  # the slave side was closed under us: nothing more to read
@@ -118,6 +181,9 @@ class ChamberEmulator:
             while protocol.TERMINATOR in pending:
                 line, pending = pending.split(protocol.TERMINATOR, 1)
                 reply = self._answer(line)
+                if not self._plugged:  # a hook pulled the plug: this line is lost
+                    pending = b""
+                    break
                 if reply is not None:
                     self._send(reply)
 
@@ -128,6 +194,14 @@ class ChamberEmulator:
 
     def _answer(self, line: bytes) -> bytes | None:
         text = line.decode("ascii", errors="replace").strip()
+        with self._state:
+            left = [(n - 1, action) for n, action in self._scheduled]
+            self._scheduled = [(n, action) for n, action in left if n > 0]
+        for n, action in left:
+            if n == 0:
+                action()
+        if not self._plugged:
+            return None
         with self._state:
             self.requests.append(text)
             if self._silence:

@@ -31,17 +31,31 @@ end condition, the step time included, on the streamed points and calls :meth:`s
   newer than the last one is dropped.
 - :meth:`stop`: output off, in the high-impedance off-state (the relay opens).
 
+Faults: every way a command goes wrong leaves the channel as an
+:class:`~cyclerctl.drivers.base.InstrumentFault` naming the instrument and the command. A
+refusal (:class:`.keithley.InstrumentError`) or a garbled reply leaves the link up
+(``link_lost`` False: the instrument answered and holds its state). A closed socket, a
+vanished port, or a command that gets no answer while ``:SYST:ERR?`` gets none either,
+drops the link (``link_lost`` True): the resource is closed, so a late reply can never be
+taken for the next command's. The next call reconnects — at most one attempt per call, the
+attempts spaced by a backoff that doubles from ``reconnect_backoff_s`` (0.2 s) up to
+``reconnect_backoff_max_s`` (5 s), so a call never blocks for more than one VISA timeout —
+checks that the same instrument (serial) answers, and configures it again with the output
+off: a link that comes back leaves the cell at open circuit, and the engine decides whether
+the step goes on.
+
 Not run against a real SourceMeter: the byte sequences follow the manual and are checked
 against the emulator in :mod:`.emulator` and scripted exchanges in the tests.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import socket
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -50,13 +64,29 @@ from pyvisa.resources import MessageBasedResource
 
 from cyclerctl.plan import Step
 
-from ..base import SAMPLE_DTYPE, Capabilities, Identity, Samples, StepProgress
+from ..base import (
+    SAMPLE_DTYPE,
+    Capabilities,
+    Identity,
+    InstrumentFault,
+    Samples,
+    StepProgress,
+)
 from .keithley import (
     MAX_TRIGGER_COUNT,
     MODEL_RANGES,
     STATUS_COMPLIANCE,
+    GarbledReply,
     InstrumentError,
     Keithley2400,
+)
+from .link import (
+    LINK_ERRORS,
+    RECONNECT_BACKOFF_MAX_S,
+    RECONNECT_BACKOFF_S,
+    Link,
+    Wire,
+    describe,
 )
 
 log = logging.getLogger(__name__)
@@ -85,8 +115,12 @@ class SourceMeterChannel:
         current_limit_A: float,
         cv_switch_tolerance_V: float = DEFAULT_SWITCH_TOLERANCE_V,
         name: str = CHANNEL_NAME,
+        link: Link | None = None,
+        drop: Callable[[], None] | None = None,
     ) -> None:
         self._smu = smu
+        self._link = link
+        self._drop = drop  # closes the resource: nothing late is read as a reply
         self._lock = lock
         self._capabilities = capabilities
         self._voltage_limit = voltage_limit_V
@@ -122,7 +156,7 @@ class SourceMeterChannel:
                 f"{', '.join(sorted(STEP_KINDS))} steps, not {step.kind}"
             )
         progress = progress or StepProgress()
-        with self._lock:
+        with self._lock, self._guard("start_step"):
             self._running = False
             self.cv_switch_s = None
             self._cv_pending = None
@@ -152,7 +186,7 @@ class SourceMeterChannel:
             self._running = True
 
     def read(self) -> Samples:
-        with self._lock:
+        with self._lock, self._guard(":READ?"):
             if not self._running:
                 return Samples(ended=True)
             rows = self._read_rows()
@@ -163,12 +197,60 @@ class SourceMeterChannel:
         return Samples(points)
 
     def stop(self) -> None:
-        with self._lock:
+        with self._lock, self._guard(":OUTP OFF"):
             self._running = False
             self._cv_pending = None
             if self._output_may_be_on:  # also after a step that failed half-configured
                 self._smu.output(False)
                 self._output_may_be_on = False
+
+    @property
+    def link_lost(self) -> bool:
+        return self._link is not None and self._link.lost
+
+    # -- faults ------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _guard(self, what: str) -> Iterator[None]:
+        """Reconnect first if the link is down; turn whatever goes wrong on the wire into an
+        :class:`InstrumentFault` naming the instrument and the command."""
+        if self._link is not None and self._link.lost:
+            self._running = False  # the step was cut off when the link went
+            self._smu = self._link.restore(self._smu.name)
+            self._output_may_be_on = False  # reconfigured with the output off
+        try:
+            yield
+        except InstrumentFault:
+            raise
+        except (GarbledReply, UnicodeDecodeError) as exc:  # line noise is not ASCII
+            raise InstrumentFault(
+                self._smu.name, self._command(what), f"garbled reply: {exc}"
+            ) from exc
+        except LINK_ERRORS as exc:
+            command = self._command(what)
+            self._lose_link(f"{command}: {describe(exc)}")
+            raise InstrumentFault(
+                self._smu.name, command, f"link lost: {describe(exc)}", link_lost=True
+            ) from exc
+
+    def _command(self, fallback: str) -> str:
+        wire = self._smu.transport
+        return wire.command if isinstance(wire, Wire) and wire.command else fallback
+
+    def _name_command(self, command: str) -> None:
+        wire = self._smu.transport
+        if isinstance(wire, Wire):
+            wire.command = command
+
+    def _lose_link(self, cause: str) -> None:
+        self._running = False
+        if self._link is None:
+            return
+        log.warning("%s: link lost (%s)", self._smu.name, cause)
+        self._link.lose(cause)
+        if self._drop is not None:
+            with contextlib.suppress(Exception):
+                self._drop()
 
     # -- sourcing ----------------------------------------------------------------------------
 
@@ -198,7 +280,10 @@ class SourceMeterChannel:
         self.cv_switch_s = float(points["t"][index])
         log.info(
             "%s: CC→CV at %.1f s of the step (V = %.4f V, set point %.4f V)",
-            self._name, self.cv_switch_s, float(points["V"][index]), voltage,
+            self._name,
+            self.cv_switch_s,
+            float(points["V"][index]),
+            voltage,
         )
 
     # -- reading -----------------------------------------------------------------------------
@@ -207,13 +292,18 @@ class SourceMeterChannel:
         try:
             return self._smu.read()
         except pyvisa.errors.VisaIOError as exc:
+            # no answer: a refusal (the instrument says why in its error queue), or a link
+            # that is gone (then :SYST:ERR? gets no answer either, and the guard drops it)
             try:
                 errors = self._smu.drain_errors()
-            except pyvisa.errors.VisaIOError:
-                errors = []
+            except LINK_ERRORS:
+                self._name_command(":READ?")  # what went unanswered first
+                raise
             if errors:
                 raise InstrumentError(self._smu.name, ":READ?", errors) from exc
-            raise ConnectionError(f"{self._smu.name}: no answer to :READ? ({exc})") from exc
+            raise InstrumentFault(
+                self._smu.name, ":READ?", f"no answer ({describe(exc)}), and no error queued"
+            ) from exc
 
     def _last_t(self) -> float:
         return -math.inf if self._last is None else self._last[0]
@@ -248,7 +338,8 @@ class SourceMeterInstrument:
     sleeps), ``points_per_read`` (readings per :READ?, default 10 in virtual time else 1),
     ``voltage_limit_V`` (compliance of rest/cc steps), ``current_limit_A`` (compliance of cv
     steps without a current), ``remote_sense`` (4-wire, :SYST:RSEN), ``reset`` (send *RST
-    on connect, default True), ``cv_switch_tolerance_V``.
+    on connect, default True), ``cv_switch_tolerance_V``, ``reconnect_backoff_s`` and
+    ``reconnect_backoff_max_s`` (the spacing of reconnection attempts after a lost link).
     """
 
     def __init__(
@@ -283,6 +374,15 @@ class SourceMeterInstrument:
     def connect(self) -> None:
         if self._resource is not None:
             return
+        resource = self._open_resource()
+        try:
+            with self._lock:
+                self._setup(resource)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open_resource(self) -> MessageBasedResource:
         if self._rm is None:
             self._rm = pyvisa.ResourceManager("@py")
         resource = self._rm.open_resource(
@@ -296,26 +396,80 @@ class SourceMeterInstrument:
             raise ConnectionError(f"{self.resource_name}: not a message-based VISA resource")
         self._resource = resource
         _no_nagle(resource)
-        try:
-            with self._lock:
-                self._setup(resource)
-        except BaseException:
-            self.close()
-            raise
+        return resource
 
-    def _setup(self, resource: MessageBasedResource) -> None:
-        smu = Keithley2400(resource, self.resource_name)
-        idn = smu.identify()
-        self._identity = Identity(
-            driver="scpi", vendor=idn.vendor, model=idn.model, serial=idn.serial,
-            firmware=idn.firmware,
-        )
-        smu.name = f"{idn.vendor} MODEL {idn.model} #{idn.serial} at {self.resource_name}"
-        options = self._options
-        virtual = bool(options.get("virtual_time", False))
-        per_read = int(options.get("points_per_read", VIRTUAL_TIME_POINTS if virtual else 1))
+    def _drop(self) -> None:
+        """Close the resource after a lost link (the channel reconnects through
+        :meth:`_reopen`)."""
+        resource, self._resource = self._resource, None
+        if resource is not None:
+            with contextlib.suppress(Exception):
+                resource.close()
+
+    def _reopen(self) -> Keithley2400:
+        """Connect again after a lost link: the same instrument, configured as on connect
+        (without *RST), output off."""
+        assert self._identity is not None
+        self._drop()
+        resource = self._open_resource()
+        try:
+            smu = Keithley2400(Wire(resource), self.resource_name)
+            idn = smu.identify()
+            if idn.serial != self._identity.serial or idn.model != self._identity.model:
+                raise ConnectionError(
+                    f"{self.resource_name}: MODEL {idn.model} #{idn.serial} answers, not "
+                    f"MODEL {self._identity.model} #{self._identity.serial}"
+                )
+            smu.name = self._smu_name(idn.vendor, idn.model, idn.serial)
+            self._configure(smu, reset=False)
+        except BaseException:
+            self._drop()
+            raise
+        return smu
+
+    def _smu_name(self, vendor: str, model: str, serial: str) -> str:
+        return f"{vendor} MODEL {model} #{serial} at {self.resource_name}"
+
+    def _points_per_read(self) -> int:
+        virtual = bool(self._options.get("virtual_time", False))
+        per_read = int(self._options.get("points_per_read", VIRTUAL_TIME_POINTS if virtual else 1))
         if not 1 <= per_read <= MAX_TRIGGER_COUNT:
             raise ValueError(f"points_per_read = {per_read}: 1 to {MAX_TRIGGER_COUNT}")
+        return per_read
+
+    def _configure(self, smu: Keithley2400, *, reset: bool) -> None:
+        """Output off, readings of V, I, time and status, ``points_per_read`` per :READ?."""
+        # *CLS first: *RST leaves old errors queued, and the first check would report them
+        smu.clear_status()
+        if reset:
+            smu.reset()
+        smu.output_off_high_impedance()
+        smu.output(False)
+        smu.concurrent_measurements(True)
+        smu.measure_voltage_and_current()
+        smu.sense_voltage_autorange()
+        smu.sense_current_autorange()
+        smu.source_current_autorange()
+        smu.source_voltage_autorange()
+        smu.data_elements()
+        smu.trigger_count(self._points_per_read())
+        if "remote_sense" in self._options:
+            smu.remote_sense(bool(self._options["remote_sense"]))
+
+    def _setup(self, resource: MessageBasedResource) -> None:
+        smu = Keithley2400(Wire(resource), self.resource_name)
+        idn = smu.identify()
+        self._identity = Identity(
+            driver="scpi",
+            vendor=idn.vendor,
+            model=idn.model,
+            serial=idn.serial,
+            firmware=idn.firmware,
+        )
+        smu.name = self._smu_name(idn.vendor, idn.model, idn.serial)
+        options = self._options
+        virtual = bool(options.get("virtual_time", False))
+        self._points_per_read()
         ranges = MODEL_RANGES.get(idn.model)
         if ranges is None:
             log.warning("%s: model %s not in the table; assuming 2400 ranges", smu.name, idn.model)
@@ -328,22 +482,7 @@ class SourceMeterInstrument:
                 f"{smu.name}: voltage_limit_V {voltage_limit:g} / current_limit_A "
                 f"{current_limit:g} must be > 0 and within ±{v_max:g} V / ±{i_max:g} A"
             )
-        # *CLS first: *RST leaves old errors queued, and the first check would report them
-        smu.clear_status()
-        if options.get("reset", True):
-            smu.reset()
-        smu.output_off_high_impedance()
-        smu.output(False)
-        smu.concurrent_measurements(True)
-        smu.measure_voltage_and_current()
-        smu.sense_voltage_autorange()
-        smu.sense_current_autorange()
-        smu.source_current_autorange()
-        smu.source_voltage_autorange()
-        smu.data_elements()
-        smu.trigger_count(per_read)
-        if "remote_sense" in options:
-            smu.remote_sense(bool(options["remote_sense"]))
+        self._configure(smu, reset=bool(options.get("reset", True)))
         capabilities = Capabilities(
             voltage_range_V=(-v_max, v_max),
             current_max_A=i_max,
@@ -360,6 +499,14 @@ class SourceMeterInstrument:
             cv_switch_tolerance_V=float(
                 options.get("cv_switch_tolerance_V", DEFAULT_SWITCH_TOLERANCE_V)
             ),
+            link=Link(
+                self._reopen,
+                backoff_s=float(options.get("reconnect_backoff_s", RECONNECT_BACKOFF_S)),
+                backoff_max_s=float(
+                    options.get("reconnect_backoff_max_s", RECONNECT_BACKOFF_MAX_S)
+                ),
+            ),
+            drop=self._drop,
         )
 
     def close(self) -> None:

@@ -35,6 +35,16 @@ Not confirmed against the manual itself: the ``*RST`` defaults of the sense func
 compliance (taken as CURR sensed, 21 V / 105 µA), the positive error codes' sign format.
 The physics is the simulator's; the instrument's ranges (±210 V, ±1.05 A for a 2400) are
 checked, the simulated channel's own (±5 V, ±0.1 A) clamp what reaches the cell.
+
+Fault hooks for tests, on :class:`ScpiEmulator`: :meth:`~ScpiEmulator.garble_next` (the next
+n replies arrive as line noise, or cut short), :meth:`~ScpiEmulator.silence_next` (the next
+n queries are lost: not executed, not answered, so the client times out),
+:meth:`~ScpiEmulator.refuse_next` (the next n commands are refused with an error code, read
+back with ``:SYST:ERR?``), :meth:`~ScpiEmulator.drop_link` (every connection closed at once,
+as when a LAN link or a serial-to-LAN bridge resets) and :meth:`~ScpiEmulator.go_offline` /
+:meth:`~ScpiEmulator.come_back` (nothing listens: connections are refused). The instrument
+behind keeps its state through all of them — its output stays on if it was on — as a real
+SourceMeter does when only its link goes.
 """
 
 from __future__ import annotations
@@ -59,6 +69,7 @@ from ..base import StepProgress
 from ..sim import SimChannel, SimInstrument
 from ..sim.channel import CURRENT_MAX_A as SIM_CURRENT_MAX_A
 from ..sim.channel import VOLTAGE_RANGE_V as SIM_VOLTAGE_RANGE_V
+from .faults import REFUSAL_CODES, WireFaults
 from .keithley import MAX_TRIGGER_COUNT, MODEL_RANGES, STATUS_COMPLIANCE
 from .parser import Pattern, Unit, units
 
@@ -85,7 +96,12 @@ MESSAGES = {
     -350: "Queue overflow",
     803: "Not permitted with OUTPUT off",
     900: "Internal System Error",
+    -310: "System error",
+    -363: "Input buffer overrun",
 }
+
+
+assert MESSAGES.keys() >= REFUSAL_CODES  # a refusal hook queues a code the queue can name
 
 
 class ScpiFault(Exception):
@@ -161,7 +177,10 @@ class Keithley2400Emulator:
             (Pattern(spelling), handler) for spelling, handler in self._table()
         ]
         self._common: dict[str, Handler] = {
-            "*IDN": self._idn, "*RST": self._rst, "*CLS": self._cls, "*OPC": self._opc,
+            "*IDN": self._idn,
+            "*RST": self._rst,
+            "*CLS": self._cls,
+            "*OPC": self._opc,
         }
 
     # -- the wire side -----------------------------------------------------------------------
@@ -201,6 +220,11 @@ class Keithley2400Emulator:
         if handler is None:
             raise ScpiFault(-113)
         return handler(unit)
+
+    def refuse(self, code: int) -> None:
+        """Queue ``code`` as if the instrument had refused a command (fault hook)."""
+        with self._lock:
+            self._queue(code)
 
     def _queue(self, code: int) -> None:
         if len(self._errors) >= ERROR_QUEUE_SIZE:
@@ -288,8 +312,16 @@ class Keithley2400Emulator:
         if unit.query:
             return self._settings.off_mode
         self._settings.off_mode = _choice(
-            unit, {"HIMP": "HIMP", "HIMPEDANCE": "HIMP", "NORM": "NORM", "NORMAL": "NORM",
-                   "ZERO": "ZERO", "GUAR": "GUAR", "GUARD": "GUAR"}
+            unit,
+            {
+                "HIMP": "HIMP",
+                "HIMPEDANCE": "HIMP",
+                "NORM": "NORM",
+                "NORMAL": "NORM",
+                "ZERO": "ZERO",
+                "GUAR": "GUAR",
+                "GUARD": "GUAR",
+            },
         )
         return None
 
@@ -340,7 +372,8 @@ class Keithley2400Emulator:
     def _autorange(self, side: str, what: str) -> Handler:
         def handler(unit: Unit) -> str | None:
             ranges = (
-                self._settings.source_autorange if side == "source"
+                self._settings.source_autorange
+                if side == "source"
                 else self._settings.sense_autorange
             )
             if unit.query:
@@ -353,7 +386,8 @@ class Keithley2400Emulator:
     def _range(self, side: str, what: str) -> Handler:
         def handler(unit: Unit) -> str | None:
             ranges = (
-                self._settings.source_autorange if side == "source"
+                self._settings.source_autorange
+                if side == "source"
                 else self._settings.sense_autorange
             )
             if unit.query:
@@ -449,9 +483,11 @@ class Keithley2400Emulator:
     def _format(self, reading: _Reading) -> str:
         s = self._settings
         values: dict[str, float] = {
-            "VOLT": reading.V if "VOLT" in s.sensing
+            "VOLT": reading.V
+            if "VOLT" in s.sensing
             else (s.level["VOLT"] if s.function == "VOLT" else NAN_READING),
-            "CURR": reading.current if "CURR" in s.sensing
+            "CURR": reading.current
+            if "CURR" in s.sensing
             else (s.level["CURR"] if s.function == "CURR" else NAN_READING),
             "RES": NAN_READING,
             "TIME": reading.t - self._origin,
@@ -512,16 +548,22 @@ class Keithley2400Emulator:
             current = _clamp(level, SIM_CURRENT_MAX_A, "current")
             compliance = min(s.protection["VOLT"], _sim_voltage_max())
             return Step(
-                0, "emulated I source", "cccv",
-                current_A=current, voltage_V=math.copysign(compliance, current),
+                0,
+                "emulated I source",
+                "cccv",
+                current_A=current,
+                voltage_V=math.copysign(compliance, current),
             )
         voltage = _clamp(level, _sim_voltage_max(), "voltage")
         limit = min(s.protection["CURR"], SIM_CURRENT_MAX_A)
         needed = float(self.channel.model.hold_voltage(voltage, np.zeros(1)).current_A[0])
         if abs(needed) > limit:
             return Step(
-                0, "emulated V source", "cccv",
-                current_A=math.copysign(limit, needed), voltage_V=voltage,
+                0,
+                "emulated V source",
+                "cccv",
+                current_A=math.copysign(limit, needed),
+                voltage_V=voltage,
             )
         return Step(0, "emulated V source", "cv", voltage_V=voltage)
 
@@ -539,9 +581,7 @@ class Keithley2400Emulator:
         block = np.concatenate(points)
         self._sim_t = float(block["t"][-1])
         limited = self._in_compliance()
-        return [
-            _Reading(float(p["t"]), float(p["V"]), float(p["I"]), limited) for p in block
-        ]
+        return [_Reading(float(p["t"]), float(p["V"]), float(p["I"]), limited) for p in block]
 
     def _in_compliance(self) -> bool:
         """Would the programmed source, applied now, need more than its compliance?"""
@@ -658,14 +698,28 @@ class _Handler(socketserver.StreamRequestHandler):
 
     def handle(self) -> None:
         self.server.track(self.connection)
+        emulator = self.server.emulator
         try:
             for raw in self.rfile:
                 line = raw.decode("ascii", errors="replace").strip()
                 if not line:
                     continue
-                reply = self.server.emulator.instrument.handle(line)
-                if reply is not None:
-                    self.wfile.write(reply.encode("ascii") + b"\n")
+                fault = emulator.take_fault(line)
+                if fault == "silence":
+                    continue
+                if isinstance(fault, int):
+                    emulator.instrument.refuse(fault)
+                    continue
+                reply = emulator.instrument.handle(line)
+                if reply is None:
+                    continue
+                data = reply.encode("ascii")
+                garble = emulator.take_garble()
+                if garble == "junk":  # line noise: half a reply, bytes that are not ASCII
+                    data = data[: len(data) // 2] + b"\xfe\x81#\x00"
+                elif garble == "short":  # the reply's last field lost
+                    data = data.rpartition(b",")[0] or data[: len(data) // 2]
+                self.wfile.write(data + b"\n")
         except (ConnectionError, OSError):
             pass  # the client went away
         finally:
@@ -690,14 +744,16 @@ class _Server(socketserver.ThreadingTCPServer):
         with self._guard:
             self._connections.discard(connection)
 
-    def drop_all(self) -> None:
+    def drop_all(self) -> int:
+        """Shut every open connection down; how many there were."""
         with self._guard:
             for connection in self._connections:
                 with contextlib.suppress(OSError):  # already closed by the client
                     connection.shutdown(socket.SHUT_RDWR)
+            return len(self._connections)
 
 
-class ScpiEmulator:
+class ScpiEmulator(WireFaults):
     """A Series 2400 SourceMeter on ``host:port`` (0: a free port), one simulated cell on it.
 
     ``options``: ``virtual_time`` (default False), ``speed`` (real time, default 1),
@@ -712,6 +768,8 @@ class ScpiEmulator:
         options: Mapping[str, Any] | None = None,
     ) -> None:
         options = dict(options or {})
+        WireFaults.__init__(self)
+        self.dropped = 0  # connections closed by drop_link / go_offline
         if len(cells) != 1:
             raise ValueError(
                 f"a SourceMeter has one channel: give one cell, not {len(cells)} "
@@ -736,16 +794,11 @@ class ScpiEmulator:
             model=str(options.get("model", "2400")),
             speed=speed,
         )
-        self._server = _Server((host or "127.0.0.1", port), self)
+        self._server: _Server | None = _Server((host or "127.0.0.1", port), self)
         bound = self._server.socket.getsockname()
         self.host, self.port = str(bound[0]), int(bound[1])
         self._closed = threading.Event()
-        self._threads = [
-            threading.Thread(
-                target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                name="scpi-emulator", daemon=True,
-            )
-        ]
+        self._threads = [self._serving(self._server)]
         if not virtual:
             self._threads.append(
                 threading.Thread(target=self._tick, name="scpi-emulator-clock", daemon=True)
@@ -756,6 +809,40 @@ class ScpiEmulator:
     @property
     def address(self) -> str:
         return f"TCPIP::{self.host}::{self.port}::SOCKET"
+
+    def _serving(self, server: _Server) -> threading.Thread:
+        return threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="scpi-emulator",
+            daemon=True,
+        )
+
+    # -- fault hooks on the connection (those on messages: WireFaults) ----------------------
+
+    def drop_link(self) -> None:
+        """Close every connection now; new ones are accepted (the instrument keeps its state)."""
+        if self._server is not None:
+            self.dropped += self._server.drop_all()
+
+    def go_offline(self) -> None:
+        """Close every connection and stop listening: connecting is refused until
+        :meth:`come_back`. The instrument keeps its state (its output stays as it was)."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        self.dropped += server.drop_all()
+        server.server_close()
+
+    def come_back(self) -> None:
+        """Listen again on the same port."""
+        if self._server is not None or self._closed.is_set():
+            return
+        self._server = _Server((self.host, self.port), self)
+        thread = self._serving(self._server)
+        self._threads.append(thread)
+        thread.start()
 
     def _tick(self) -> None:
         while not self._closed.wait(TICK_S):
@@ -768,9 +855,7 @@ class ScpiEmulator:
         if self._closed.is_set():
             return
         self._closed.set()
-        self._server.shutdown()
-        self._server.drop_all()
-        self._server.server_close()
+        self.go_offline()
         for thread in self._threads:
             thread.join(timeout=5)
 

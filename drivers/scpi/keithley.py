@@ -32,6 +32,8 @@ from typing import Protocol
 
 import numpy as np
 
+from ..base import InstrumentFault
+
 #: :FORMat:ELEMents the driver asks for, in the order the instrument sends them.
 ELEMENTS = ("VOLT", "CURR", "TIME", "STAT")
 #: Bit 3 of the STATus element: "in real compliance" (2400S-900-01, :FORMat:ELEMents).
@@ -66,14 +68,17 @@ class Transport(Protocol):
     def query(self, message: str) -> str: ...
 
 
-class InstrumentError(RuntimeError):
-    """The instrument refused a command: who, which command, and what it said."""
+class InstrumentError(InstrumentFault, RuntimeError):
+    """The instrument refused a command: who, which command, and what it said. It answered,
+    so the link is fine and the output holds what it had (``link_lost`` False)."""
 
     def __init__(self, instrument: str, command: str, errors: list[str]) -> None:
-        self.instrument = instrument
-        self.command = command
+        super().__init__(instrument, command, f"was refused: {'; '.join(errors)}")
         self.errors = errors
-        super().__init__(f"{instrument}: {command!r} was refused: {'; '.join(errors)}")
+
+
+class GarbledReply(ValueError):
+    """A reply that is not what the command answers (cut short, not numbers, not CODE,"…")."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +93,7 @@ def parse_idn(reply: str) -> Idn:
     """``KEITHLEY INSTRUMENTS INC.,MODEL nnnn,xxxxxxx,yyyyy/zzzzz /a/d`` (2400S-900-01 §16)."""
     match = _IDN.match(reply)
     if match is None:
-        raise ValueError(f"*IDN? answered {reply!r}, not MAKER,MODEL nnnn,SERIAL,FIRMWARE")
+        raise GarbledReply(f"*IDN? answered {reply!r}, not MAKER,MODEL nnnn,SERIAL,FIRMWARE")
     vendor, model, serial, firmware = match.groups()
     return Idn(vendor.strip(), model.upper(), serial, firmware)
 
@@ -99,7 +104,7 @@ def parse_error(reply: str) -> tuple[int, str]:
     try:
         return int(float(code)), text.strip().strip('"')
     except ValueError:
-        raise ValueError(f":SYST:ERR? answered {reply!r}, not CODE,\"MESSAGE\"") from None
+        raise GarbledReply(f':SYST:ERR? answered {reply!r}, not CODE,"MESSAGE"') from None
 
 
 def parse_readings(reply: str, elements: tuple[str, ...] = ELEMENTS) -> np.ndarray:
@@ -108,9 +113,9 @@ def parse_readings(reply: str, elements: tuple[str, ...] = ELEMENTS) -> np.ndarr
     try:
         values = np.array([float(v) for v in reply.strip().split(",")], dtype=float)
     except ValueError:
-        raise ValueError(f":READ? answered {reply[:80]!r}, not comma-separated numbers") from None
+        raise GarbledReply(f":READ? answered {reply[:80]!r}, not comma-separated numbers") from None
     if values.size == 0 or values.size % len(elements):
-        raise ValueError(
+        raise GarbledReply(
             f":READ? answered {values.size} values, not a multiple of the "
             f"{len(elements)} elements {','.join(elements)}"
         )
