@@ -17,26 +17,9 @@ pause (stop the channel, checkpoint, wait; resume re-enters the same step with i
 time and charge), stop (end the step, reason ``operator``), detach (leave the run for the
 next daemon).
 
-Instrument faults (:class:`~cyclerctl.drivers.base.InstrumentFault`, any driver) never
-escape as an unhandled exception: each is an ``instrument`` event naming the instrument,
-the command and what went wrong. A fault that leaves the instrument answering (a garbled
-reply, a refusal) is a warning, and the step goes on; ``soft_fault_limit`` of them in a
-row count as a lost instrument. A lost instrument:
-
-- host-sequenced channel: the run pauses at once (alarm event, status paused); the runner
-  asks for the safe state (``stop()``: output off, open circuit) every poll until the
-  instrument answers, records the outage as a ``gap`` event, and re-enters the step with
-  its elapsed time and charge; a step that is not resumable ends the run ``interrupted``;
-- a channel that runs the step on board: the step goes on there; the runner keeps reading
-  (the driver reconnects and fetches what was buffered) and records the ``gap`` when data
-  flows again;
-- either way, an instrument still out of reach after ``instrument_lost_after_s`` ends the
-  run ``failed`` with reason ``instrument:lost``; an operator's stop or a detach during the
-  wait is honoured.
-
-A chamber that does not answer (a vanished serial port) is an ``instrument`` event too:
-its readings are missing (no temperature, so a soak waits), a set point not yet
-acknowledged is sent again every poll, and the chamber step's own timeout bounds the wait.
+A lost or misbehaving instrument or chamber is met by its :class:`InstrumentWatch`
+(:mod:`cyclerctl.engine.outage`): it records the fault, waits for the instrument and puts
+the cell at rest, and says how the step goes on or how the run ends.
 
 A runner given a :class:`ResumePoint` re-enters the checkpointed step, or the
 one after it when that step had ended, and never replays a finished step.
@@ -49,19 +32,24 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Protocol
 
 import numpy as np
 
-from cyclerctl.drivers.base import Chamber, Channel, InstrumentFault, StepProgress
+from cyclerctl.drivers.base import Chamber, Channel, InstrumentFault
 from cyclerctl.engine.chamber import STABLE, TIMEOUT, StabilityWatch
 from cyclerctl.engine.conditions import HostConditions
 from cyclerctl.engine.control import RunControl
+from cyclerctl.engine.ending import DETACHED as DETACHED  # the daemon's session reads it here
+from cyclerctl.engine.ending import StepEnd
+from cyclerctl.engine.outage import LOST, InstrumentWatch
 from cyclerctl.engine.program import Position, positions, positions_from
 from cyclerctl.engine.reattach import Reattachable
 from cyclerctl.engine.recording import Recorder
 from cyclerctl.engine.resume import ResumePoint
 from cyclerctl.engine.safety import SafetyMonitor, combine
+from cyclerctl.engine.tally import StepTally, step_record
 from cyclerctl.plan import (
     RUN_ENDING_REASONS,
     EndCondition,
@@ -78,9 +66,6 @@ from cyclerctl.store import (
     StepRecord,
 )
 
-C_PER_AH = 3600.0
-J_PER_WH = 3600.0
-
 
 class RunSink(Protocol):
     """Where a running channel's data goes (the store's RunWriter in production)."""
@@ -93,12 +78,6 @@ class RunSink(Protocol):
     def checkpoint(self, record: Checkpoint) -> None: ...
 
 
-#: RunOutcome.status of a run left for the next daemon: not a status the database records
-DETACHED = "detached"
-#: the end reason of a run whose instrument stayed out of reach for instrument_lost_after_s
-LOST = "instrument:lost"
-
-
 @dataclass(frozen=True, slots=True)
 class RunOutcome:
     status: str  # completed | safety_stop | stopped | failed | interrupted | detached
@@ -106,42 +85,6 @@ class RunOutcome:
     steps_run: int
     points_stored: int
     run_time_s: float
-
-
-@dataclass(slots=True)
-class StepTally:
-    """What a step moved, from the raw (not only the stored) points."""
-
-    charge_C: float = 0.0  # charge passed with I > 0
-    discharge_C: float = 0.0  # charge passed with I < 0, as a positive number
-    charge_J: float = 0.0
-    discharge_J: float = 0.0
-    last_Q: float = 0.0
-    last_V: float | None = None
-    elapsed_s: float = 0.0
-    first_seq: int | None = None
-    last_seq: int | None = None
-
-    def add(self, block: np.ndarray) -> None:
-        Q = block["Q"]
-        V = block["V"]
-        dQ = np.diff(Q, prepend=self.last_Q)
-        V_prev = np.concatenate(([self.last_V if self.last_V is not None else V[0]], V[:-1]))
-        dE = 0.5 * (V + V_prev) * dQ
-        up = dQ > 0
-        self.charge_C += float(dQ[up].sum())
-        self.discharge_C -= float(dQ[~up].sum())
-        self.charge_J += float(dE[up].sum())
-        self.discharge_J -= float(dE[~up].sum())
-        self.last_Q = float(Q[-1])
-        self.last_V = float(V[-1])
-        self.elapsed_s = float(block["t"][-1])
-
-
-@dataclass(slots=True)
-class _StepEnd:
-    reason: str
-    run_status: str | None = None  # set when the step's end also ends the run
 
 
 @dataclass(slots=True)
@@ -191,7 +134,18 @@ class ChannelRunner:
             self.seq = self.start_seq
         self.run_time_s = 0.0
         self.steps_run = 0
-        self._chamber_silent_since: float | None = None
+        self.watch = InstrumentWatch(
+            channel=self.channel,
+            chamber=self.chamber,
+            control=self._control,
+            event=self._event,
+            said_by=self._by,
+            on_state=self.on_state,
+            clock=self.clock,
+            poll_interval_s=self.poll_interval_s,
+            lost_after_s=self.instrument_lost_after_s,
+            soft_fault_limit=self.soft_fault_limit,
+        )
 
     # -- the run -------------------------------------------------------------------------
 
@@ -310,43 +264,32 @@ class ChannelRunner:
 
     def _end_entry(self, position: Position, entry: _Entry, reason: str) -> None:
         """End a step that was in progress when the run was interrupted, without running it."""
-        tally = self._tally_for(entry)
-        self.sink.step_ended(self._step_record(position, entry.t_start, tally, reason))
-        self.sink.checkpoint(self._checkpoint(position, entry.t_start, tally))
+        self._save_step(position, entry.t_start, self._tally_for(entry), reason)
 
     @staticmethod
     def _tally_for(entry: _Entry | None) -> StepTally:
-        tally = StepTally()
         if entry is None:
-            return tally
-        tally.elapsed_s, tally.last_Q = entry.elapsed_s, entry.charge_C
-        row = entry.row
-        if row is not None:
-            tally.charge_C = row.charge_Ah * C_PER_AH
-            tally.discharge_C = row.discharge_Ah * C_PER_AH
-            tally.charge_J = row.charge_Wh * J_PER_WH
-            tally.discharge_J = row.discharge_Wh * J_PER_WH
-            tally.first_seq, tally.last_seq = row.first_seq, row.last_seq
-        return tally
+            return StepTally()
+        return StepTally.carried_on(entry.elapsed_s, entry.charge_C, entry.row)
 
     # -- pausing -------------------------------------------------------------------------
 
-    def _hold_between_steps(self, position: Position) -> _StepEnd | None:
+    def _hold_between_steps(self, position: Position) -> StepEnd | None:
         """A pause (or detach) due before ``position`` starts: the channel is at rest.
 
         Returns how the run ends (stop, detach), or None to go on with the step.
         """
         if self._control.detach_requested:
-            return _StepEnd("detached", run_status=DETACHED)
+            return StepEnd.detached()
         if self.stop_request.is_set():
             return None  # the step starts and is ended at once, with reason operator
         self._paused(position, self.run_time_s, f"before step {position.ordinal}")
         self._control.wait_while_paused()
         if self._control.detach_requested:
-            return _StepEnd("detached", run_status=DETACHED)
+            return StepEnd.detached()
         if self.stop_request.is_set():
             self._event(position, "operator", "info", self._by("stopped", "stop"))
-            return _StepEnd("operator", run_status="stopped")
+            return StepEnd.stopped()
         self._resumed(position, self.run_time_s)
         return None
 
@@ -364,7 +307,7 @@ class ChannelRunner:
         who = self._control.requested_by.get(kind)
         return f"{what} by {who}" if who else f"{what} by the operator"
 
-    def _run_step(self, position: Position, entry: _Entry | None = None) -> _StepEnd:
+    def _run_step(self, position: Position, entry: _Entry | None = None) -> StepEnd:
         step = position.step
         native = self.channel.capabilities.native_end_conditions
         stability: StabilityWatch | None = None
@@ -386,8 +329,9 @@ class ChannelRunner:
         t_start = self.run_time_s if entry is None else entry.t_start
         self.safety.reset()
         self.steps_run = position.ordinal
-        self.sink.step_started(self._step_record(position, t_start, tally, None))
-        progress = StepProgress(tally.elapsed_s, tally.last_Q)
+        self.sink.step_started(step_record(position, t_start, tally, None))
+        self.watch.enter(position, partial(self._hold, position, t_start, tally))
+        progress = tally.progress()
         reattached = (
             entry is not None
             and entry.reattach
@@ -398,28 +342,25 @@ class ChannelRunner:
         on_board = not host and not virtual  # the instrument ends this step itself
         chamber_due: float | None = None  # a set point the chamber has not acknowledged
         if stability is not None:
-            chamber_due = self._set_chamber(position, stability.setpoint_K, None)
-        started: _StepEnd | None = None  # how the step ended before it could start
+            chamber_due = self.watch.send_setpoint(stability.setpoint_K, None, self.run_time_s)
+        end: StepEnd | None = None
         if not reattached:
-            started = self._start(position, channel_step, t_start, tally, progress)
-            if started is not None and started.run_status == DETACHED:
-                return self._detach(position, t_start, tally)
+            end = self.watch.start(channel_step, progress)  # not None: it could not start
         # a step re-entered part-way never stores a point at or before where it was
         floor = tally.elapsed_s if entry is not None else None
-        faults_in_a_row = 0
-        outage_since: float | None = None  # on board: when the instrument stopped answering
         last_checkpoint = self.clock()
         last_data = self.clock()
         silence_reported = False
         stopping: str | None = None  # "pause" / "detach": the channel was stopped for it
-        end: _StepEnd | None = started
         while end is None:
             self._control.beat()
             if chamber_due is not None and stability is not None:
-                chamber_due = self._set_chamber(position, stability.setpoint_K, chamber_due)
+                chamber_due = self.watch.send_setpoint(
+                    stability.setpoint_K, chamber_due, self.run_time_s
+                )
             if self.stop_request.is_set():
-                self._stop_channel(position, t_start, tally)
-                end = _StepEnd("operator", run_status="stopped")
+                self.watch.stop()
+                end = StepEnd.stopped()
                 self._event(
                     position,
                     "operator",
@@ -429,68 +370,47 @@ class ChannelRunner:
                 )
                 # the points up to the stop are still to be read below
             elif stopping is None and self._control.detach_requested:
-                if not host and not virtual:
-                    # the instrument ends this step on board: leave it running
-                    return self._detach(position, t_start, tally)
-                # host-sequenced: bring the cell to rest first
-                end = self._stop_channel(position, t_start, tally)
+                if on_board:  # leave the instrument running the step
+                    end = StepEnd.detached()
+                    break
+                end = self.watch.stop()  # host-sequenced: bring the cell to rest first
                 stopping = "detach"
             elif stopping is None and self._control.pause_requested and step.resumable:
-                end = self._stop_channel(position, t_start, tally)
+                end = self.watch.stop()
                 stopping = "pause"
             try:
                 samples = self.channel.read()
             except InstrumentFault as fault:
                 t_fault = t_start + tally.elapsed_s
-                faults_in_a_row += 1
-                if end is not None:  # the step has ended: only the safe state is left to reach
-                    if end.reason == LOST:
-                        pass  # waited for it already
-                    elif fault.link_lost:
-                        self._ride_out(position, fault, t_start, tally, pausing=False)
-                    else:
-                        self._fault_event(position, fault, "warning", t_fault, "")
+                if end is not None:
+                    self.watch.after_end(end, fault, t_fault)
                     break
-                if on_board:
-                    if outage_since is None:
-                        outage_since = self.clock()
-                        self._fault_event(
-                            position, fault, "alarm", t_fault,
-                            "the step goes on on board; waiting for the link "
-                            f"(up to {self.instrument_lost_after_s:g} s)",
-                        )  # fmt: skip
-                    elif self.clock() - outage_since >= self.instrument_lost_after_s:
-                        end = self._lost(position, fault, t_fault, self.clock() - outage_since)
-                        break
-                    self._control.sleep(self.poll_interval_s)
+                if on_board:  # the step goes on there: wait for the link
+                    end = self.watch.link_down(fault, t_fault)
+                    if end is None:
+                        self._control.sleep(self.poll_interval_s)
                     continue
-                if not fault.link_lost and faults_in_a_row < self.soft_fault_limit:
-                    self._fault_event(position, fault, "warning", t_fault, "the step goes on")
+                if self.watch.bearable(fault, t_fault):  # a warning: read again
                     if not virtual:
                         self._control.sleep(self.poll_interval_s)
                     continue
+                # the instrument is lost: the run pauses until the cell is at rest
                 if stopping is not None:  # the channel was being stopped for a pause/detach
                     stopping = None
                     if self._control.detach_requested:
-                        return self._detach(position, t_start, tally)
-                back = self._ride_out(position, fault, t_start, tally)
-                if back is None:
-                    back = self._reenter(position, channel_step, t_start, tally)
-                if back is not None:
-                    if back.run_status == DETACHED:
-                        return self._detach(position, t_start, tally)
-                    end = back
-                    break
-                if stability is not None:
-                    stability = StabilityWatch(step.chamber) if step.chamber else stability
-                faults_in_a_row = 0
-                floor = tally.elapsed_s
-                last_data, silence_reported = self.clock(), False
+                        end = StepEnd.detached()
+                        break
+                end = self.watch.ride_out(fault)
+                if end is None:
+                    end = self.watch.reenter(channel_step, tally.progress(), t_fault)
+                if end is None:  # the step goes on where it was
+                    if step.chamber is not None:
+                        stability = StabilityWatch(step.chamber)  # a fresh soak
+                    self.watch.link_up(t_fault)
+                    floor = tally.elapsed_s
+                    last_data, silence_reported = self.clock(), False
                 continue
-            faults_in_a_row = 0
-            if outage_since is not None:
-                self._back(position, t_start + tally.elapsed_s, self.clock() - outage_since)
-                outage_since = None
+            self.watch.link_up(t_start + tally.elapsed_s)
             block = samples.points
             if floor is not None and len(block):
                 block = block[block["t"] > floor + 1e-9]
@@ -500,12 +420,14 @@ class ChannelRunner:
             if len(block):
                 last_data, silence_reported = now, False
                 if stability is not None:
-                    block = self._with_chamber_temperature(position, block)
+                    block = self.watch.with_chamber_temperature(
+                        block, self.run_time_s + float(block["t"][0])
+                    )
                 block, found = self._screen(position, block, host)
                 if stability is not None and found is None:
                     hit = stability.first_stable(block["t"], block["T"])
                     if hit is not None:
-                        block, found = block[: hit + 1], _StepEnd(STABLE)
+                        block, found = block[: hit + 1], StepEnd(STABLE)
                 if found is not None and end is None:
                     end = found
                 self._store(
@@ -527,46 +449,56 @@ class ChannelRunner:
             if end is None and samples.ended and stopping is not None and not samples.end_reason:
                 # the channel stopped because we asked it to: this is not the step's end
                 if stopping == "detach":
-                    return self._detach(position, t_start, tally)
-                self._save_progress(position, t_start, tally)
-                self.run_time_s = t_start + tally.elapsed_s
+                    end = StepEnd.detached()
+                    break
+                self._hold(position, t_start, tally)
                 self._paused(position, self.run_time_s, f"in step {position.ordinal}")
                 self._control.wait_while_paused()
                 if self._control.detach_requested:
-                    return self._detach(position, t_start, tally)
+                    end = StepEnd.detached()
+                    break
                 stopping = None
                 if self.stop_request.is_set():
                     continue  # ended above, with reason operator, on the next pass
                 self._resumed(position, self.run_time_s)
                 if step.chamber is not None:
                     stability = StabilityWatch(step.chamber)  # a fresh soak after the pause
-                again = self._start(
-                    position, channel_step, t_start, tally,
-                    StepProgress(tally.elapsed_s, tally.last_Q),
-                )  # fmt: skip
-                if again is not None:
-                    if again.run_status == DETACHED:
-                        return self._detach(position, t_start, tally)
-                    end = again
-                    break
-                floor = tally.elapsed_s
-                last_data, silence_reported = self.clock(), False
+                end = self.watch.start(channel_step, tally.progress())
+                if end is None:  # the step goes on where it was
+                    floor = tally.elapsed_s
+                    last_data, silence_reported = self.clock(), False
                 continue
             if end is None and samples.ended:
                 reason = samples.end_reason or "instrument"
-                end = _StepEnd(TIMEOUT if stability is not None and reason == "time" else reason)
+                end = StepEnd(TIMEOUT if stability is not None and reason == "time" else reason)
             if end is not None and not samples.ended and end.reason not in ("operator", LOST):
                 # the host ended the step (safety, a host condition): stop the instrument now;
                 # points it measured after the end point are not part of this step
-                self._stop_channel(position, t_start, tally)
+                self.watch.stop()
             if end is None:
                 if len(block) and (
                     not virtual or now - last_checkpoint >= self.checkpoint_interval_s
                 ):
-                    self._save_progress(position, t_start, tally)
+                    self._save_step(position, t_start, tally)
                     last_checkpoint = now
                 if not virtual:
                     self._control.sleep(self.poll_interval_s)
+        if end.run_status == DETACHED:  # left as it is for the next daemon
+            self._hold(position, t_start, tally)
+            return end
+        self._step_ended(position, t_start, tally, end, stability)
+        return end
+
+    def _step_ended(
+        self,
+        position: Position,
+        t_start: float,
+        tally: StepTally,
+        end: StepEnd,
+        stability: StabilityWatch | None,
+    ) -> None:
+        """Record how the step ended: an alarm for what ends a run, its final row."""
+        step = position.step
         self.run_time_s = t_start + tally.elapsed_s
         if end.reason == TIMEOUT and step.chamber is not None and stability is not None:
             self._event(
@@ -586,194 +518,32 @@ class ChannelRunner:
                 f"short detected at {self.run_time_s / 3600:.3f} h (cycle {position.cycle})",
                 t=self.run_time_s,
             )
-        record = self._step_record(position, t_start, tally, end.reason)
-        self.sink.step_ended(record)
-        self.sink.checkpoint(self._checkpoint(position, t_start, tally))
+        record = self._save_step(position, t_start, tally, end.reason)
         if self.on_step_end is not None:
             self.on_step_end(position, record)
-        return end
 
-    # -- instrument faults -----------------------------------------------------------------
-
-    def _start(
-        self,
-        position: Position,
-        step: Step,
-        t_start: float,
-        tally: StepTally,
-        progress: StepProgress,
-    ) -> _StepEnd | None:
-        """Start (or restart) the step on the channel, riding out a lost instrument; None
-        when it runs, else how the run ends. A refusal repeated ``soft_fault_limit`` times
-        is not transient: it is raised (the run fails with it)."""
-        refusals = 0
-        while True:
-            try:
-                self.channel.start_step(step, progress)
-                return None
-            except InstrumentFault as fault:
-                if not fault.link_lost:
-                    refusals += 1
-                    if refusals >= self.soft_fault_limit:
-                        raise
-                end = self._ride_out(position, fault, t_start, tally)
-                if end is not None:
-                    return end
-
-    def _reenter(
-        self, position: Position, step: Step, t_start: float, tally: StepTally
-    ) -> _StepEnd | None:
-        """The instrument is back with the cell at rest: the step goes on where it was."""
-        if not position.step.resumable:
-            self._event(
-                position,
-                "interrupted",
-                "alarm",
-                f"step {position.ordinal} ({position.step.name}) cannot be resumed after "
-                "the instrument was lost (resumable = false): the run ends here",
-                t=t_start + tally.elapsed_s,
-            )
-            return _StepEnd("interrupted", run_status="interrupted")
-        return self._start(
-            position, step, t_start, tally, StepProgress(tally.elapsed_s, tally.last_Q)
-        )
-
-    def _ride_out(
-        self,
-        position: Position,
-        fault: InstrumentFault,
-        t_start: float,
-        tally: StepTally,
-        *,
-        pausing: bool = True,
-    ) -> _StepEnd | None:
-        """A host-sequenced channel's instrument is lost (or makes no sense): pause, and put
-        the cell at rest as soon as the instrument answers. None when it has (the run goes
-        on), else how the run ends: ``instrument:lost`` after ``instrument_lost_after_s``,
-        the operator's stop, or a detach."""
-        t = t_start + tally.elapsed_s
-        self.run_time_s = t
-        self._save_progress(position, t_start, tally)
-        limit = self.instrument_lost_after_s
-        self._fault_event(
-            position, fault, "alarm", t,
-            f"the run pauses; {self.channel.name} is put at rest as soon as it answers "
-            f"(the run ends if it does not within {limit:g} s)" if pausing
-            else f"putting {self.channel.name} at rest as soon as it answers",
-        )  # fmt: skip
-        if pausing and self.on_state is not None:
-            self.on_state("paused")
-        lost_at = self.clock()
-        last = fault
-        while True:
-            self._control.beat()
-            try:
-                self.channel.stop()  # the safe state: output off, the cell at open circuit
-                break
-            except InstrumentFault as again:
-                last = again
-            away = self.clock() - lost_at
-            if pausing and self.stop_request.is_set():
-                self._event(
-                    position, "operator", "info",
-                    f"{self._by('stopped', 'stop')} while {self.channel.name} was out of reach",
-                    t=t,
-                )  # fmt: skip
-                return _StepEnd("operator", run_status="stopped")
-            if pausing and self._control.detach_requested:
-                if self.on_state is not None:
-                    self.on_state("running")  # the next daemon picks it up and goes on
-                return _StepEnd("detached", run_status=DETACHED)
-            if away >= limit:
-                return self._lost(position, last, t, away)
-            self._control.sleep(min(self.poll_interval_s, limit - away))
-        self._back(position, t, self.clock() - lost_at, at_rest=True)
-        if pausing and self.on_state is not None:
-            self.on_state("running")
-        return None
-
-    def _lost(
-        self, position: Position, fault: InstrumentFault, t: float, away_s: float
-    ) -> _StepEnd:
-        self._fault_event(
-            position, fault, "alarm", t,
-            f"no answer for {away_s:.1f} s: the run ends (instrument:lost)",
-        )  # fmt: skip
-        return _StepEnd(LOST, run_status="failed")
-
-    def _back(self, position: Position, t: float, gap_s: float, *, at_rest: bool = False) -> None:
-        what = "the cell was put at rest; the step goes on" if at_rest else "data flows again"
-        self._event(
-            position,
-            "gap",
-            "warning",
-            f"{self.channel.name} answered again after {gap_s:.1f} s: {what} "
-            f"(from {t:.1f} s of the run)",
-            t=t,
-            data={"gap_s": gap_s, "cause": "instrument"},
-        )
-
-    def _fault_event(
-        self, position: Position, fault: InstrumentFault, severity: str, t: float, then: str
-    ) -> None:
-        self._event(
-            position,
-            "instrument",
-            severity,
-            f"{fault}; {then}" if then else str(fault),
-            t=t,
-            data={
-                "instrument": fault.instrument,
-                "command": fault.command,
-                "detail": fault.detail,
-                "link_lost": fault.link_lost,
-            },
-        )
-
-    def _stop_channel(
-        self, position: Position, t_start: float, tally: StepTally
-    ) -> _StepEnd | None:
-        """Stop the channel (output off, the cell at rest). If the instrument does not do it,
-        ask again every poll until it does; None once it has, else ``instrument:lost``."""
-        try:
-            self.channel.stop()
-        except InstrumentFault as fault:
-            return self._ride_out(position, fault, t_start, tally, pausing=False)
-        return None
-
-    def _set_chamber(
-        self, position: Position, setpoint_K: float, due: float | None
-    ) -> float | None:
-        """Send the set point; None once acknowledged, else when it was first due."""
-        assert self.chamber is not None
-        try:
-            self.chamber.set_temperature(setpoint_K)
-        except InstrumentFault as fault:
-            if due is None:
-                self._fault_event(
-                    position, fault, "alarm", self.run_time_s,
-                    "the set point is sent again every poll; the step waits for it",
-                )  # fmt: skip
-                return self.clock()
-            return due
-        if due is not None:
-            self._back(position, self.run_time_s, self.clock() - due)
-        return None
-
-    def _save_progress(self, position: Position, t_start: float, tally: StepTally) -> None:
-        """The running step's row (its tallies so far) and a checkpoint, behind its samples."""
-        self.sink.step_started(self._step_record(position, t_start, tally, None))
+    def _save_step(
+        self, position: Position, t_start: float, tally: StepTally, reason: str | None = None
+    ) -> StepRecord:
+        """The step's row (running, its tallies so far; or ended with ``reason``) and a
+        checkpoint, right behind its samples."""
+        record = step_record(position, t_start, tally, reason)
+        if reason is None:
+            self.sink.step_started(record)
+        else:
+            self.sink.step_ended(record)
         self.sink.checkpoint(self._checkpoint(position, t_start, tally))
+        return record
 
-    def _detach(self, position: Position, t_start: float, tally: StepTally) -> _StepEnd:
-        """Leave the step as it is for the next daemon: its progress is checkpointed."""
-        self._save_progress(position, t_start, tally)
+    def _hold(self, position: Position, t_start: float, tally: StepTally) -> float:
+        """Checkpoint the running step where it is, and stand the run clock there (s)."""
         self.run_time_s = t_start + tally.elapsed_s
-        return _StepEnd("detached", run_status=DETACHED)
+        self._save_step(position, t_start, tally)
+        return self.run_time_s
 
     def _screen(
         self, position: Position, block: np.ndarray, host: HostConditions
-    ) -> tuple[np.ndarray, _StepEnd | None]:
+    ) -> tuple[np.ndarray, StepEnd | None]:
         """Safety first, then host end conditions; cut the block at what ends the step."""
         breach = self.safety.check(block)
         hit = host.first_hit(block)
@@ -790,9 +560,9 @@ class ChannelRunner:
                     "measured": breach.measured,
                 },
             )
-            return block[: breach.index + 1], _StepEnd(breach.reason, run_status="safety_stop")
+            return block[: breach.index + 1], StepEnd(breach.reason, run_status="safety_stop")
         if hit is not None:
-            return block[: hit.index + 1], _StepEnd(hit.reason)
+            return block[: hit.index + 1], StepEnd(hit.reason)
         return block, None
 
     def _store(
@@ -823,29 +593,6 @@ class ChannelRunner:
         tally.last_seq = self.seq
         self.sink.append_samples(rows)
 
-    def _with_chamber_temperature(self, position: Position, block: np.ndarray) -> np.ndarray:
-        """Fill the T column from the chamber where the instrument measured none (left
-        unknown while the chamber does not answer: a soak cannot complete on it)."""
-        missing = np.isnan(block["T"])
-        if missing.any() and self.chamber is not None:
-            try:
-                reading = self.chamber.read()
-            except InstrumentFault as fault:
-                if self._chamber_silent_since is None:
-                    self._chamber_silent_since = self.clock()
-                    self._fault_event(
-                        position, fault, "alarm", self.run_time_s + float(block["t"][0]),
-                        "no chamber temperature until it answers; the soak waits",
-                    )  # fmt: skip
-                return block
-            if self._chamber_silent_since is not None:
-                gap = self.clock() - self._chamber_silent_since
-                self._chamber_silent_since = None
-                self._back(position, self.run_time_s + float(block["t"][0]), gap)
-            block = block.copy()
-            block["T"][missing] = reading.temperature_K
-        return block
-
     def _store_impedance(self, position: Position, t_start: float, points: np.ndarray) -> None:
         rows = np.empty(len(points), dtype=IMPEDANCE_ROW_DTYPE)
         rows["seq"] = np.arange(self.impedance_seq + 1, self.impedance_seq + 1 + len(points))
@@ -857,29 +604,6 @@ class ChannelRunner:
         self.sink.append_impedance(rows)
 
     # -- records -------------------------------------------------------------------------
-
-    def _step_record(
-        self, position: Position, t_start: float, tally: StepTally, reason: str | None
-    ) -> StepRecord:
-        step = position.step
-        return StepRecord(
-            step=position.ordinal,
-            plan_index=step.index,
-            name=step.name,
-            kind=step.kind,
-            cycle=position.cycle,
-            loop_counters=list(position.counters),
-            t_start=t_start,
-            t_end=None if reason is None else t_start + tally.elapsed_s,
-            end_reason=reason,
-            charge_Ah=tally.charge_C / C_PER_AH,
-            discharge_Ah=tally.discharge_C / C_PER_AH,
-            # |∫V dQ|: with a symmetric or Li‖Cu cell V changes sign, and energy is a magnitude
-            charge_Wh=abs(tally.charge_J) / J_PER_WH,
-            discharge_Wh=abs(tally.discharge_J) / J_PER_WH,
-            first_seq=tally.first_seq,
-            last_seq=tally.last_seq,
-        )
 
     def _checkpoint(self, position: Position, t_start: float, tally: StepTally) -> Checkpoint:
         return Checkpoint(
