@@ -254,7 +254,7 @@ class InstrumentWatch:
             if self._chamber_silent_since is not None:
                 gap = self.clock() - self._chamber_silent_since
                 self._chamber_silent_since = None
-                self._back(t_block, gap)
+                self._back(t_block, gap, chamber=True)
             block = block.copy()
             block["T"][missing] = reading.temperature_K
         return block
@@ -267,16 +267,19 @@ class InstrumentWatch:
         )
         return StepEnd(LOST, run_status="failed")
 
-    def _back(self, t: float, gap_s: float, *, at_rest: bool = False) -> None:
+    def _back(
+        self, t: float, gap_s: float, *, at_rest: bool = False, chamber: bool = False
+    ) -> None:
+        """A gap event: the instrument (or the chamber) answers again after ``gap_s``."""
         what = "the cell was put at rest; the step goes on" if at_rest else "data flows again"
+        who = "the chamber" if chamber else self.channel.name
         self.event(
             self._position,
             "gap",
             "warning",
-            f"{self.channel.name} answered again after {gap_s:.1f} s: {what} "
-            f"(from {t:.1f} s of the run)",
+            f"{who} answered again after {gap_s:.1f} s: {what} (from {t:.1f} s of the run)",
             t=t,
-            data={"gap_s": gap_s, "cause": "instrument"},
+            data={"gap_s": gap_s, "cause": "chamber" if chamber else "instrument"},
         )
 
     def _fault_event(self, fault: InstrumentFault, severity: str, t: float, then: str) -> None:

@@ -421,9 +421,9 @@ class ChannelRunner:
                 last_data, silence_reported = now, False
                 if stability is not None:
                     block = self.watch.with_chamber_temperature(
-                        block, self.run_time_s + float(block["t"][0])
+                        block, t_start + float(block["t"][0])
                     )
-                block, found = self._screen(position, block, host)
+                block, found = self._screen(position, t_start, block, host)
                 if stability is not None and found is None:
                     hit = stability.first_stable(block["t"], block["T"])
                     if hit is not None:
@@ -542,9 +542,11 @@ class ChannelRunner:
         return self.run_time_s
 
     def _screen(
-        self, position: Position, block: np.ndarray, host: HostConditions
+        self, position: Position, t_start: float, block: np.ndarray, host: HostConditions
     ) -> tuple[np.ndarray, StepEnd | None]:
-        """Safety first, then host end conditions; cut the block at what ends the step."""
+        """Safety first, then host end conditions; cut the block at what ends the step.
+
+        ``block["t"]`` is step time; the step began at run time ``t_start``."""
         breach = self.safety.check(block)
         hit = host.first_hit(block)
         if breach is not None and (hit is None or breach.index <= hit.index):
@@ -553,7 +555,7 @@ class ChannelRunner:
                 "safety",
                 "alarm",
                 breach.describe(),
-                t=self.run_time_s + float(block["t"][breach.index]),
+                t=t_start + float(block["t"][breach.index]),
                 data={
                     "limit": breach.limit.quantity,
                     "value": breach.limit.value,

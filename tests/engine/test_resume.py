@@ -20,7 +20,7 @@ from cyclerctl.engine.program import total_positions
 from cyclerctl.engine.resume import LastSample, ResumePoint, load_resume_point
 from cyclerctl.engine.runner import DETACHED
 from cyclerctl.engine.session import RunReport, drive_run
-from cyclerctl.plan import EndCondition, Loop, Plan, RecordCriteria, Step
+from cyclerctl.plan import EndCondition, Loop, Plan, RecordCriteria, SafetyLimit, Step
 from cyclerctl.store import RunInfo, Store
 
 from .factory import CELL, plan, step, until_time
@@ -385,3 +385,30 @@ def test_a_run_interrupted_before_its_first_checkpoint_resumes_from_its_last_poi
     samples = store.samples(run.id)
     assert np.array_equal(samples["seq"], np.arange(1, len(samples) + 1))
     assert np.all(np.diff(samples["t"]) > 0) and samples["t"][-1] == 40.0
+
+
+def test_a_safety_stop_after_a_pause_is_timed_at_the_breaching_point(store: Store) -> None:
+    p = plan(
+        step("charge", "cc", current_A=I, ends=(EndCondition("voltage_above", 4.3),)),
+        safety=(SafetyLimit("voltage_max", 4.1),),
+        record=RecordCriteria(every_s=30.0),
+    )
+    control = RunControl()
+
+    def pause_once(reads: int) -> None:
+        if reads == 3:
+            control.pause("ana")
+
+    def on_state(state: str) -> None:
+        store.set_status(run.id, state)
+        if state == "paused":
+            threading.Timer(0.05, control.resume, args=("ana",)).start()
+
+    channel = Tapped(SimInstrument([p.cell]).channels[0], pause_once)
+    run = _new_run(store, p)
+    report = _drive(store, run, p, channel, control, on_state=on_state)
+    assert report.run.status == "safety_stop"
+    (alarm,) = [e for e in store.events(run.id) if e.kind == "safety"]
+    last = store.samples(run.id)[-1]
+    assert last["V"] > 4.1
+    assert alarm.t == pytest.approx(float(last["t"]), abs=1e-6)  # the point that crossed
