@@ -107,12 +107,22 @@ def _parser() -> argparse.ArgumentParser:
     c = command("schema", _cmd_schema, "print the JSON Schema of protocol (or cell) files")
     c.add_argument("--cell", action="store_true", help="the schema of cell files instead")
 
+    def channel_arg(c: argparse.ArgumentParser) -> None:
+        c.add_argument(
+            "--channel",
+            help="<instrument>:<n> of the config: also refuse what this channel must not run "
+            "(its hard limits, its driver's range)",
+        )
+        c.add_argument("--config", default=argparse.SUPPRESS, help="lab config file")
+
     c = command("validate", _cmd_validate, "check a protocol with a cell, touch nothing")
     protocol_args(c)
+    channel_arg(c)
     c.add_argument("--json", action="store_true")
 
     c = command("plan", _cmd_plan, "show the resolved step table and an estimated duration")
     protocol_args(c)
+    channel_arg(c)
     c.add_argument("--json", action="store_true")
 
     c = command("run", _cmd_run, "run a protocol and log every point (simulator by default)")
@@ -261,10 +271,55 @@ def _cmd_schema(args: argparse.Namespace, config: Config) -> int:
 # -- validate / plan -------------------------------------------------------------------------
 
 
-def _load(args: argparse.Namespace) -> Any:
+def _load(args: argparse.Namespace, channel: Any = None) -> Any:
     from cyclerctl.protocol import load_plan
 
-    return load_plan(args.protocol, args.cell, _overrides(args.overrides))
+    return load_plan(args.protocol, args.cell, _overrides(args.overrides), channel=channel)
+
+
+def _load_for_channel(args: argparse.Namespace, config: Config) -> Any:
+    """The plan; with ``--channel``, checked against that channel's limits and range too."""
+    plan = _load(args)
+    if args.channel is None:
+        return plan
+    return _load(args, _channel_limits(args.channel.strip(), config, plan))
+
+
+def _channel_limits(channel: str, config: Config, plan: Any) -> Any:
+    """The config's hard limits of ``channel``, narrowed by its driver's declared range."""
+    from cyclerctl.protocol import ChannelLimits
+
+    if config.path is None:
+        raise BadInput(f"--channel: {channel!r}: give the config that names it (--config lab.toml)")
+    found = config.find_channel(channel)
+    if found is None:
+        known = ", ".join(config.channel_names) or "(none)"
+        raise BadInput(
+            f"--channel: {channel!r} is not a channel of {config.path}; the channels are: {known}"
+        )
+    instrument, number = found
+    limits = {s.quantity: s.value for s in instrument.limits}
+    current_max, low, high = (limits.get(q) for q in ("current_max", "voltage_min", "voltage_max"))
+    source = f"{config.path}: instrument {instrument.name!r} limits"
+    if instrument.driver == "sim":  # other drivers tell their range only when connected
+        from cyclerctl.instruments import open_simulator
+        from cyclerctl.protocol import load_cell
+
+        configured = instrument.cell_for(number)  # the cell simulated there, if the config says
+        try:
+            setup = open_simulator([plan.cell if configured is None else load_cell(configured)])
+        except ValueError as exc:  # e.g. a [sim] model the simulator does not know
+            raise BadInput(f"--channel: {channel}: {exc}") from None
+        try:
+            capabilities = setup.instrument.channels[0].capabilities
+        finally:
+            setup.close()
+        driver_low, driver_high = capabilities.voltage_range_V
+        current_max = min(x for x in (current_max, capabilities.current_max_A) if x is not None)
+        low = driver_low if low is None else max(low, driver_low)
+        high = driver_high if high is None else min(high, driver_high)
+        source += " and the sim driver's range"
+    return ChannelLimits(channel, current_max, low, high, source)
 
 
 def _overrides(pairs: Sequence[str]) -> dict[str, str]:
@@ -278,7 +333,7 @@ def _overrides(pairs: Sequence[str]) -> dict[str, str]:
 
 
 def _cmd_validate(args: argparse.Namespace, config: Config) -> int:
-    plan = _load(args)
+    plan = _load_for_channel(args, config)
     if args.json:
         _print_json(
             {
@@ -298,7 +353,7 @@ def _cmd_validate(args: argparse.Namespace, config: Config) -> int:
 def _cmd_plan(args: argparse.Namespace, config: Config) -> int:
     from cyclerctl.protocol import plan_to_json, render_plan_table
 
-    plan = _load(args)
+    plan = _load_for_channel(args, config)
     if args.json:
         _print_json(plan_to_json(plan))
     else:

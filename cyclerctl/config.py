@@ -13,9 +13,9 @@ field (``lab.toml:12: instruments[2].driver: …``); the CLI exits 2 on any of t
 
 from __future__ import annotations
 
+import math
 import os
 import socket
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +33,10 @@ LIMIT_KINDS = {
     "current_max": "current",
     "temperature_max": "temperature",
 }
+#: No instrument has more channels than this; a larger number is a typo (and would make
+#: the daemon build millions of channels).
+MAX_CHANNEL = 4096
+MAX_SPEED = 1e9  # real time × speed: past this, use virtual time (realtime = false)
 _DAEMON_KEYS = {"name", "heartbeat", "stale_after", "poll", "stall_alarm"}
 _INSTRUMENT_KEYS = {
     *("name", "driver", "address", "options", "channels", "cells", "speed", "realtime"),
@@ -137,10 +141,13 @@ def load_config(path: str | None) -> Config:
         raise ConfigError(f"{file}: config file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{file}: cannot read it: {exc}") from None
+    from cyclerctl.protocol import ProtocolError
+    from cyclerctl.protocol.toml_positions import parse_toml
+
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{file}:{getattr(exc, 'lineno', '?')}: {exc}") from None
+        data = parse_toml(text, str(file)).data
+    except ProtocolError as exc:  # TOML syntax, on its line; or values nested absurdly deep
+        raise ConfigError(str(exc)) from None
     return _Reader(file, text).config(data)
 
 
@@ -219,6 +226,9 @@ class _Reader:
         if not isinstance(value, str):
             if kind != "time":
                 self.error(at, f"give the unit: a {kind} such as {example!r}")
+                return None
+            if not (abs(value) < 1e300 and math.isfinite(value)):  # also an int past float
+                self.error(at, f"the number is out of range, got {value!r}")
                 return None
             return float(value)  # a bare number of seconds
         try:
@@ -331,8 +341,15 @@ class _Reader:
 
     def _speed(self, table: dict[str, Any], at: KeyPath) -> float:
         speed = table.get("speed", 1.0)
-        if isinstance(speed, bool) or not isinstance(speed, int | float) or not speed > 0:
-            self.error((*at, "speed"), f"must be a number > 0 (real time × speed), got {speed!r}")
+        if (
+            isinstance(speed, bool)
+            or not isinstance(speed, int | float)
+            or not 0 < speed < MAX_SPEED
+        ):
+            self.error(
+                (*at, "speed"),
+                f"must be a number > 0 (real time × speed, below {MAX_SPEED:g}), got {speed!r}",
+            )
             return 1.0
         return float(speed)
 
@@ -340,16 +357,20 @@ class _Reader:
         if value is None:
             return tuple(range(1, default + 1))
         if isinstance(value, int) and not isinstance(value, bool):
-            if value < 1:
-                self.error(at, f"must be ≥ 1, got {value}")
+            if not 1 <= value <= MAX_CHANNEL:
+                self.error(at, f"must be from 1 to {MAX_CHANNEL}, got {value}")
                 return (1,)
             return tuple(range(1, value + 1))
         if isinstance(value, list) and value:
             numbers: list[int] = []
             for k, item in enumerate(value):
                 number = int(item) if isinstance(item, str) and item.isdigit() else item
-                if isinstance(number, bool) or not isinstance(number, int) or number < 1:
-                    self.error((*at, k), f"a channel number from 1, got {item!r}")
+                if (
+                    isinstance(number, bool)
+                    or not isinstance(number, int)
+                    or not 1 <= number <= MAX_CHANNEL
+                ):
+                    self.error((*at, k), f"a channel number from 1 to {MAX_CHANNEL}, got {item!r}")
                 elif number in numbers:
                     self.error((*at, k), f"channel {number} is named twice")
                 else:
@@ -376,9 +397,10 @@ class _Reader:
     def cell(self, spec: str, at: KeyPath) -> str:
         """The cell spec, a relative path made relative to the config file; checked to load."""
         from cyclerctl.protocol import ProtocolError, load_cell
+        from cyclerctl.protocol.library import is_file
 
         relative = self.file.parent / spec
-        if not Path(spec).is_absolute() and relative.is_file():
+        if not Path(spec).is_absolute() and is_file(relative):
             spec = str(relative)
         try:
             load_cell(spec)

@@ -232,6 +232,10 @@ class CellSummary:
     thickness_m: float | None = None
     sim: Mapping[str, Any] = field(default_factory=dict)  # the [sim] table, values as written
     source: str = ""  # path or library name the cell came from
+    # The cell's own window, when its file gives one: a protocol outside it is refused.
+    voltage_min_V: float | None = None
+    voltage_max_V: float | None = None
+    current_max_A: float | None = None  # on |I|
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from cyclerctl.plan import CellSummary
 from .errors import ErrorSink, KeyPath
 from .model import Strict
 from .toml_positions import TomlDocument
-from .units import parse_any
+from .units import CURRENT_KINDS, parse_any
 from .validation import validate
 
 
@@ -40,6 +40,18 @@ class CellFile(Strict):
     )
     thickness: str | None = Field(
         None, description="electrolyte (membrane) thickness between the electrodes ('100 um')"
+    )
+    voltage_min: str | None = Field(
+        None,
+        description="the lowest voltage the cell may see ('3.0 V'); protocols below it are refused",
+    )
+    voltage_max: str | None = Field(
+        None,
+        description="the highest voltage the cell may see ('4.3 V'); protocols above it "
+        "are refused",
+    )
+    current_max: str | None = Field(
+        None, description="the largest |I| the cell may carry ('10 mA', '2 mA/cm^2' or '2C')"
     )
     sim: dict[str, Any] = Field(default_factory=dict, description="simulator settings, as is")
 
@@ -103,6 +115,21 @@ def compile_cell(doc: TomlDocument, source: str, sink: ErrorSink) -> CellSummary
             capacity_Ah = value * area_m2 / 3600.0
 
     thickness = positive("thickness", cell.thickness, ("length",))
+    voltage_min = _voltage("voltage_min", cell.voltage_min, sink)
+    voltage_max = _voltage("voltage_max", cell.voltage_max, sink)
+    if voltage_min is not None and voltage_max is not None and not voltage_min < voltage_max:
+        sink.add(("voltage_min",), "voltage_min must be below voltage_max")
+    current_max_A: float | None = None
+    if (current_max := positive("current_max", cell.current_max, CURRENT_KINDS)) is not None:
+        kind, value = current_max
+        if kind == "current":
+            current_max_A = value
+        elif kind == "current_density" and area_m2 is not None:
+            current_max_A = value * area_m2
+        elif kind == "c_rate" and capacity_Ah is not None:
+            current_max_A = value * capacity_Ah
+        elif kind == "c_rate" and len(sink.errors) == before:
+            sink.add(("current_max",), "a C-rate needs the cell's capacity (nominal_capacity)")
     model = cell.sim.get("model")
     if model is not None and not isinstance(model, str):
         sink.add(("sim", "model"), f"expected the name of a simulator model, got {model!r}")
@@ -119,4 +146,17 @@ def compile_cell(doc: TomlDocument, source: str, sink: ErrorSink) -> CellSummary
         thickness_m=None if thickness is None else thickness[1],
         sim=dict(cell.sim),
         source=source,
+        voltage_min_V=voltage_min,
+        voltage_max_V=voltage_max,
+        current_max_A=current_max_A,
     )
+
+
+def _voltage(key: str, text: str | None, sink: ErrorSink) -> float | None:
+    if text is None:
+        return None
+    try:
+        return parse_any(text, ("voltage",))[1]
+    except ValueError as exc:
+        sink.add((key,), str(exc))
+        return None

@@ -15,6 +15,7 @@ from cyclerctl.plan import CellSummary, Loop, Node, Plan, RecordCriteria, Safety
 from .cell import compile_cell
 from .errors import ErrorSink, InputError, KeyPath, ProtocolError
 from .estimate import estimate_duration_s
+from .harm import ChannelLimits, check_harm
 from .library import locate
 from .model import HeldLimit, ProtocolFile
 from .parameters import (
@@ -40,8 +41,18 @@ def load_cell(cell: str) -> CellSummary:
     return summary
 
 
-def load_plan(protocol: str, cell: str, overrides: Mapping[str, str] | None = None) -> Plan:
-    """Compile ``protocol`` for ``cell`` (paths or library names) with ``--set`` overrides."""
+def load_plan(
+    protocol: str,
+    cell: str,
+    overrides: Mapping[str, str] | None = None,
+    *,
+    channel: ChannelLimits | None = None,
+) -> Plan:
+    """Compile ``protocol`` for ``cell`` (paths or library names) with ``--set`` overrides.
+
+    With ``channel``, a protocol the channel must not run (a current above its range, a
+    voltage outside its limits) is refused too.
+    """
     errors: list[InputError] = []
     docs: dict[str, tuple[TomlDocument, str]] = {}
     for what, spec in (("protocol", protocol), ("cell", cell)):
@@ -54,7 +65,7 @@ def load_plan(protocol: str, cell: str, overrides: Mapping[str, str] | None = No
         raise ProtocolError(errors)
     protocol_doc, protocol_source = docs["protocol"]
     cell_doc, cell_source = docs["cell"]
-    return _compile(protocol_doc, protocol_source, cell_doc, cell_source, overrides)
+    return _compile(protocol_doc, protocol_source, cell_doc, cell_source, overrides, channel)
 
 
 def plan_from_texts(
@@ -64,6 +75,7 @@ def plan_from_texts(
     *,
     protocol_source: str = "stored protocol",
     cell_source: str = "stored cell",
+    channel: ChannelLimits | None = None,
 ) -> Plan:
     """Compile a protocol and a cell from their text, as stored with a queued run.
 
@@ -81,7 +93,7 @@ def plan_from_texts(
     if errors:
         raise ProtocolError(errors)
     protocol_doc, cell_doc = docs
-    return _compile(protocol_doc, protocol_source, cell_doc, cell_source, overrides)
+    return _compile(protocol_doc, protocol_source, cell_doc, cell_source, overrides, channel)
 
 
 def _compile(
@@ -90,6 +102,7 @@ def _compile(
     cell_doc: TomlDocument,
     cell_source: str,
     overrides: Mapping[str, str] | None,
+    channel: ChannelLimits | None = None,
 ) -> Plan:
     sink = ErrorSink(protocol_doc.path, protocol_doc.lines)
     cell_sink = ErrorSink(cell_doc.path, cell_doc.lines)
@@ -107,6 +120,8 @@ def _compile(
         for name in check_bounds(parameters, compiler.to_si, sink, set_sink):
             del parameters[name]  # reported once, at the bound, not again at every use
         plan = compiler.plan(model, protocol_doc, protocol_source, cell_doc.text)
+        if not sink.errors and not set_sink.errors:  # judged on a well-formed plan only
+            check_harm(plan.body, compiler.paths, plan.safety, cell_summary, channel, sink)
     errors = sink.errors + cell_sink.errors + set_sink.errors
     if errors or plan is None:
         raise ProtocolError(errors)

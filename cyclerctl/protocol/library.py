@@ -50,11 +50,11 @@ def locate(spec: str, what: str) -> Located:
     """``spec`` as a file path, else as a name in the library of ``what`` ("protocol"/"cell")."""
     folder = library_dir() if what == "protocol" else cells_dir()
     given = Path(spec)
-    if spec and given.is_file():
+    if spec and is_file(given):
         return Located(given, spec, spec)
     name = spec[:-5] if spec.endswith(".toml") else spec
     candidate = folder / f"{name}.toml"
-    if name and "/" not in name and "\\" not in name and candidate.is_file():
+    if name and "/" not in name and "\\" not in name and is_file(candidate):
         return Located(candidate, str(candidate), name)
     names = ", ".join(sorted(p.stem for p in folder.glob("*.toml"))) or "(none)"
     message = (
@@ -62,3 +62,11 @@ def locate(spec: str, what: str) -> Located:
         f"the library has: {names}"
     )
     raise ProtocolError([InputError(spec or "''", None, what, message)])
+
+
+def is_file(path: Path) -> bool:
+    """``path.is_file()``, but False for a name the OS refuses (too long, …), not an error."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False

@@ -52,6 +52,13 @@ RAMP_KINDS = (
 #: Above this a chamber tolerance is surely a temperature written in degC, not a difference.
 MAX_TOLERANCE_K = 20.0
 MAX_RAMP_VALUES = 100_000
+#: More iterations than any real test runs (a cycle a minute for two years): a loop counted
+#: past it (alone, or with the loops around it) is a typo that would hold a channel forever.
+MAX_LOOP_COUNT = 1_000_000
+#: Beyond these an EIS or a sweep would take longer than any cell lasts (and than a plan
+#: takes to print): 1000 points per decade, 1000 averages per point, 10000 CV cycles.
+MAX_POINTS_PER_DECADE = MAX_AVERAGES = 1000
+MAX_SWEEP_CYCLES = 10_000
 DVDT_WINDOW_S = 60.0  # dv/dt is judged over this window unless the file gives one
 SHORT_FRACTION, SHORT_WINDOW_S = 0.2, 1.0
 #: End conditions in the order they are listed: limits first, the time cap last.
@@ -78,6 +85,8 @@ class StepCompiler(ValueReader):
     ) -> None:
         super().__init__(sink, parameters, declared, cell)
         self.steps: list[Step] = []
+        self.paths: list[KeyPath] = []  # where each of ``steps`` is written in the file
+        self.outer_iterations = 1  # how often the loops around the current node run it
         self.record_base = RecordCriteria()
 
     def record(self, record: Record | None, path: KeyPath, base: RecordCriteria) -> RecordCriteria:
@@ -126,10 +135,20 @@ class StepCompiler(ValueReader):
         elif model.count is None:
             self.sink.add((*path, "count"), "a loop needs a count (or a variable to ramp)")
         else:
-            count = self.whole(model.count, (*path, "count"), "loop count")
+            count = self.whole(model.count, (*path, "count"), "loop count", maximum=MAX_LOOP_COUNT)
+        if count is not None and self.outer_iterations * count > MAX_LOOP_COUNT:
+            self.sink.add(
+                (*path, "variable" if model.variable is not None else "count"),
+                f"inside the loops around it this loop runs {self.outer_iterations * count} "
+                f"times; at most {MAX_LOOP_COUNT} iterations in all are allowed",
+            )
+            count = None
         if variable is not None:
             self.scopes.append(variable)
+        outer = self.outer_iterations
+        self.outer_iterations *= count or 1
         body = self.nodes(model.steps, (*path, "steps"))
+        self.outer_iterations = outer
         if variable is not None:
             self.scopes.pop()
         if count is None:
@@ -273,6 +292,7 @@ class StepCompiler(ValueReader):
             line=self.sink.line_of(path),
         )
         self.steps.append(step)
+        self.paths.append(path)
         return step
 
     def conditions(self, until: Until | None, path: KeyPath) -> tuple[EndCondition, ...]:
@@ -350,9 +370,12 @@ class StepCompiler(ValueReader):
         kinds = ("voltage",) if model.mode == "potentiostatic" else CURRENT_KINDS
         amplitude = self.number(model.amplitude, (*path, "amplitude"), kinds, positive=True)
         per_decade = self.whole(
-            model.points_per_decade, (*path, "points_per_decade"), "points_per_decade"
+            model.points_per_decade,
+            (*path, "points_per_decade"),
+            "points_per_decade",
+            maximum=MAX_POINTS_PER_DECADE,
         )
-        averages = self.whole(model.averages, (*path, "averages"), "averages")
+        averages = self.whole(model.averages, (*path, "averages"), "averages", maximum=MAX_AVERAGES)
         bias = self.voltage_or_ocv(model.bias, (*path, "bias"))
         if None in (f_start, f_stop, amplitude, per_decade, averages):
             return None
@@ -371,7 +394,7 @@ class StepCompiler(ValueReader):
             else:
                 vertices.append(self.number(raw, at, ("voltage",)))
         start = self.voltage_or_ocv(model.start, (*path, "from"))
-        cycles = self.whole(model.cycles, (*path, "cycles"), "cycles")
+        cycles = self.whole(model.cycles, (*path, "cycles"), "cycles", maximum=MAX_SWEEP_CYCLES)
         if rate is None or cycles is None or not vertices or None in vertices:
             if not vertices:
                 self.sink.add((*path, "to"), "needs at least one vertex voltage")

@@ -17,8 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError, KeyPath, ProtocolError
+from .errors import InputError, KeyPath, ProtocolError, field_name
 
+#: Deeper nesting than this is refused: no protocol, cell or config needs it, and the
+#: recursive parsers behind (tomllib, pydantic, the scanner below) must never run out of stack.
+MAX_DEPTH = 32
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _SYNTAX_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 _SYNTAX_AT_END = re.compile(r"\s*\(at end of document\)\s*$")
@@ -43,11 +46,37 @@ def read_toml(path: Path, shown_as: str | None = None) -> TomlDocument:
 
 
 def parse_toml(text: str, shown_as: str) -> TomlDocument:
+    """Parse ``text``; a syntax error or a too deeply nested value is a ProtocolError."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ProtocolError([_syntax_error(str(exc), text, shown_as)]) from None
+    except RecursionError:
+        message = f"values are nested too deeply (at most {MAX_DEPTH} levels)"
+        raise ProtocolError([InputError(shown_as, None, "TOML syntax", message)]) from None
+    too_deep = _too_deep(data)
+    if too_deep is not None:
+        lines = key_lines(text)
+        line = next((lines[too_deep[:n]] for n in range(len(too_deep), 0, -1)
+                     if too_deep[:n] in lines), None)  # fmt: skip
+        message = f"nested more than {MAX_DEPTH} levels deep"
+        shown = too_deep[:3]  # the keys as written where the nesting starts, not 33 of them
+        raise ProtocolError([InputError(shown_as, line, field_name(shown) + "…", message)])
     return TomlDocument(shown_as, text, data, key_lines(text))
+
+
+def _too_deep(data: dict[str, Any]) -> KeyPath | None:
+    """The path of a value nested deeper than MAX_DEPTH (iteratively: no recursion)."""
+    stack: list[tuple[KeyPath, Any]] = [((), data)]
+    while stack:
+        path, node = stack.pop()
+        if len(path) > MAX_DEPTH:
+            return path[: MAX_DEPTH + 1]
+        if isinstance(node, dict):
+            stack.extend(((*path, k), v) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend(((*path, i), v) for i, v in enumerate(node))
+    return None
 
 
 def _syntax_error(message: str, text: str, shown_as: str) -> InputError:

@@ -194,8 +194,10 @@ class ValueReader:
             return None
         return value
 
-    def whole(self, raw: int | str, path: KeyPath, what: str, minimum: int = 1) -> int | None:
-        """A count: an int, or '{name}' of a count parameter."""
+    def whole(
+        self, raw: int | str, path: KeyPath, what: str, minimum: int = 1, *, maximum: int
+    ) -> int | None:
+        """A count: an int, or '{name}' of a count parameter, within ``maximum``."""
         origin, floor = "", minimum
         if isinstance(raw, int):
             value = raw
@@ -222,6 +224,9 @@ class ValueReader:
         if value < floor:
             wanted = "a positive whole number" if floor >= 1 else f"a whole number ≥ {floor}"
             self.sink.add(path, f"{what} must be {wanted}, got {value}{origin}")
+            return None
+        if value > maximum:
+            self.sink.add(path, f"{what} must be at most {maximum}, got {value}{origin}")
             return None
         return value
 

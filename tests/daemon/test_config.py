@@ -130,3 +130,61 @@ def test_the_daemon_command_exits_2_on_a_bad_config(
     stale = _write(tmp_path, '[daemon]\nheartbeat = "10 s"\nstale_after = "15 s"\n')
     assert main(["daemon", "--config", stale]) == 2
     assert "daemon.stale_after: must be at least twice the heartbeat" in capsys.readouterr().err
+
+
+def test_toml_syntax_errors_name_their_line(tmp_path: Path) -> None:
+    path = _write(tmp_path, '[daemon]\nname = "pc-1"\nheartbeat = "2 s\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value).startswith(f"{path}:3: TOML syntax: ")
+    assert "(column" in str(caught.value)
+
+
+@pytest.mark.parametrize("depth", [40, 5000])  # past the limit; past Python's stack
+def test_absurdly_nested_values_are_refused_not_a_crash(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], depth: int
+) -> None:
+    path = _write(tmp_path, '[daemon]\nname = "pc-1"\noptions = ' + "[" * depth + "]" * depth)
+    assert main(["--config", path, "validate", "li-li-cycling", "--cell", "li-qse-li"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"{path}")
+    assert "nested" in err and "Traceback" not in err
+    assert len(err.splitlines()) == 1
+
+
+def test_numbers_past_any_instrument_are_refused_not_a_crash(tmp_path: Path) -> None:
+    """Found by tests/faults/test_bad_input.py: these raised MemoryError / OverflowError."""
+    path = _write(
+        tmp_path,
+        f"""[daemon]
+heartbeat = {10**400}
+poll = nan
+
+[[instruments]]
+name = "sim"
+driver = "sim"
+channels = 4294967296
+speed = inf
+
+[[instruments]]
+name = "sim2"
+driver = "sim"
+channels = [1, 99999999999999999999]
+cells = ["{"9" * 300} V", "ncm622-coin"]
+""",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    lines = str(caught.value).splitlines()
+    expected = [
+        f"{path}:2: daemon.heartbeat: the number is out of range",
+        f"{path}:3: daemon.poll: the number is out of range, got nan",
+        f"{path}:8: instruments[1].channels: must be from 1 to 4096, got 4294967296",
+        f"{path}:9: instruments[1].speed: must be a number > 0",
+        f"{path}:15: instruments[2].cells[1]: ",
+        f"{path}:14: instruments[2].channels[2]: a channel number from 1 to 4096",
+        f"{path}:15: instruments[2].cells: one cell per channel: 1 channel(s) but 2",
+    ]
+    for start in expected:
+        assert any(line.startswith(start) for line in lines), (start, lines)
+    assert len(lines) == len(expected)
