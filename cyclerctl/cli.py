@@ -14,6 +14,7 @@ from typing import Any
 
 from cyclerctl import __version__
 from cyclerctl.config import Config, ConfigError, database_url, default_operator, load_config
+from cyclerctl.credentials import CredentialError, shown
 
 EXIT_BAD_INPUT = 2
 EXIT_UNREACHABLE = 1
@@ -32,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load_config(args.config)
         return int(args.handler(args, config))
-    except ConfigError as exc:
+    except (ConfigError, CredentialError) as exc:
         return _bad(str(exc))
     except _hardware_error() as exc:
         return _bad(str(exc))
@@ -42,10 +43,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _bad(str(exc))
     except BrokenPipeError:  # `cyclerctl runs | head`
         return 0
+    except _database_error() as exc:
+        from cyclerctl.store.access import refused_write
+
+        if not refused_write(exc):
+            raise
+        reason = getattr(exc, "orig", exc)
+        print(f"the database refused the change: this account may only read ({reason})",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_BAD_INPUT
     except (ConnectionError, TimeoutError, OSError) as exc:
         # an instrument or server that cannot be reached: say which, no traceback
         print(f"cannot reach the instrument: {exc}", file=sys.stderr)
         return EXIT_UNREACHABLE
+
+
+def _database_error() -> type[Exception]:
+    from sqlalchemy.exc import DBAPIError
+
+    return DBAPIError
 
 
 def _hardware_error() -> type[Exception]:
@@ -177,7 +193,13 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true")
 
     c = command("db", _cmd_db, "database maintenance")
-    c.add_argument("action", choices=["upgrade"], help="upgrade: apply migrations")
+    c.add_argument(
+        "action",
+        choices=["upgrade", "viewer"],
+        help="upgrade: apply migrations; viewer ROLE: make a read-only role (PostgreSQL)",
+    )
+    c.add_argument("role", nargs="?", help="the viewer role's name (for `viewer`)")
+    c.add_argument("--login", action="store_true", help="the viewer role may log in itself")
     db_arg(c)
 
     def config_arg(c: argparse.ArgumentParser) -> None:
@@ -494,14 +516,27 @@ def _find_run(store: Any, key: str) -> Any:
     else:
         run = next((r for r in store.list_runs() if r.guid == key), None)
     if run is None:
-        raise BadInput(f"run {key!r}: no such run in {store.url}")
+        raise BadInput(f"run {key!r}: no such run in {shown(store.url)}")
     return run
 
 
 def _cmd_db(args: argparse.Namespace, config: Config) -> int:
+    from cyclerctl.store.access import AccessError, grant_viewer
+
+    if args.action == "viewer" and not args.role:
+        raise BadInput("db viewer: name the role, e.g. `cyclerctl db viewer lab_viewer`")
     store = _open_store(args.db, config)
-    store.close()
-    print(f"{store.url}: schema is up to date")
+    try:
+        if args.action == "viewer":
+            try:
+                grant_viewer(store.engine, args.role, login=args.login)
+            except AccessError as exc:
+                raise BadInput(f"db viewer: {exc}") from None
+            print(f"{shown(store.url)}: role {args.role} may read every table and change nothing")
+        else:
+            print(f"{shown(store.url)}: schema is up to date")
+    finally:
+        store.close()
     return 0
 
 
@@ -623,7 +658,7 @@ def _open_store(cli_db: str | None, config: Config) -> Any:
     try:
         return Store.open(url)
     except (ArgumentError, OperationalError, ValueError) as exc:
-        raise BadInput(f"--db: cannot open database {url!r}: {exc}") from None
+        raise BadInput(f"--db: cannot open database {shown(url)!r}: {exc}") from None
 
 
 def _run_json(run: Any, results: dict[str, Any]) -> dict[str, Any]:

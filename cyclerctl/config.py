@@ -2,8 +2,10 @@
 
 Precedence for the database URL: ``--db`` on the command line, then the environment
 variable ``CYCLERCTL_DB``, then ``[database] url`` in the config file, then
-``sqlite:///cyclerctl.db`` in the current directory. The config file is ``--config PATH``,
-else ``CYCLERCTL_CONFIG``, else ``./cyclerctl.toml`` when it exists.
+``sqlite:///cyclerctl.db`` in the current directory. A password never comes from the
+command line; see :mod:`cyclerctl.credentials` for where it does come from. The config
+file is ``--config PATH``, else ``CYCLERCTL_CONFIG``, else ``./cyclerctl.toml`` when it
+exists.
 
 The daemon's part of the file: ``[daemon]`` (name, heartbeat, stale_after), the instruments
 it drives (``[[instruments]]``, each with hard per-channel ``[instruments.limits]``) and the
@@ -101,6 +103,7 @@ class ChamberConfig:
 class Config:
     path: Path | None = None
     database_url: str | None = None
+    database_password_file: Path | None = None
     operator: str | None = None
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
     instruments: tuple[InstrumentConfig, ...] = ()
@@ -152,7 +155,12 @@ def load_config(path: str | None) -> Config:
 
 
 def database_url(cli_value: str | None, config: Config) -> str:
-    return cli_value or os.environ.get("CYCLERCTL_DB") or config.database_url or DEFAULT_DB
+    """The URL to open, with its password (credentials.CredentialError: one would leak)."""
+    from cyclerctl.credentials import refuse_command_line_password, with_password
+
+    refuse_command_line_password(cli_value)
+    url = cli_value or os.environ.get("CYCLERCTL_DB") or config.database_url or DEFAULT_DB
+    return with_password(url, config.database_password_file)
 
 
 def default_operator(cli_value: str | None, config: Config) -> str:
@@ -184,11 +192,14 @@ class _Reader:
     def config(self, data: dict[str, Any]) -> Config:
         database = data.get("database", {})
         url: str | None = None
+        password_file: Path | None = None
         daemon_table: Any = data.get("daemon")
         if not isinstance(database, dict):
             self.error(("database",), "must be a table with `url`")
         else:
-            url = self.string(database, ("database", "url"), required=False)
+            self.unknown(database, ("database",), {"url", "password_file", "daemon"})
+            url = self.database_url(database)
+            password_file = self.password_file(database)
             if "daemon" in database:  # `daemon = {…}` written under [database]
                 if daemon_table is not None:
                     self.error(("database", "daemon"), "[daemon] is set at the top level too")
@@ -202,7 +213,33 @@ class _Reader:
         chambers = self.chambers(data.get("chambers", []), instruments)
         if self.sink.errors:
             raise ConfigError("\n".join(str(e) for e in self.sink.errors))
-        return Config(self.file, url, operator, daemon, instruments, chambers)
+        return Config(self.file, url, password_file, operator, daemon, instruments, chambers)
+
+    def database_url(self, database: Mapping[str, Any]) -> str | None:
+        from cyclerctl.credentials import has_password, readable_by_others
+
+        url = self.string(database, ("database", "url"), required=False)
+        if url is not None and has_password(url):
+            loose = readable_by_others(self.file)
+            if loose is not None:
+                self.error(
+                    ("database", "url"),
+                    f"carries a password, but {self.file} can be read by others ({loose}):"
+                    f" chmod 600 {self.file}, or move the password to password_file or"
+                    " $CYCLERCTL_DB_PASSWORD",
+                )
+                return None
+        return url
+
+    def password_file(self, database: Mapping[str, Any]) -> Path | None:
+        name = self.string(database, ("database", "password_file"), required=False)
+        if name is None:
+            return None
+        path = self.file.parent / Path(name).expanduser()
+        if not path.is_file():
+            self.error(("database", "password_file"), f"no such file: {path}")
+            return None
+        return path
 
     # -- values ---------------------------------------------------------------------------
 
