@@ -23,6 +23,14 @@ class Reattachable(Protocol):
         the step is still (or was until it ended on board) running, and :meth:`read` will
         return the points measured after ``progress.elapsed_s`` — the buffered ones first —
         and the step's end as usual. False: it is not running; the engine restarts the
-        step from ``progress`` with ``start_step``.
+        step from ``progress`` with ``start_step`` (a driver that found the step stopped on
+        board may hand over the points measured after ``progress`` first, and start the
+        step again where they end).
+
+        The database may be behind the instrument: a daemon that died within a commit
+        interval of a step's end leaves that step running in the store while the
+        instrument has ended it (and maybe begun the next steps). A driver that can tell
+        returns True with the step's remaining points and end, and takes over the next
+        steps' runs on board when ``start_step`` asks for them from their start.
         """
         ...

@@ -4,6 +4,7 @@
 - ``stepfile``: a bound Step as a BTS step file and back;
 - ``link``: the socket, its lock, reconnecting with backoff;
 - ``driver``: ``NewareInstrument`` / ``NewareChannel`` (one step file per step);
+- ``tag``: what the driver writes into a test's barcode to find it again after a crash;
 - ``emulator``: a loopback BTS API server running the simulator's cells.
 
 Sources: the BTSAPI protocol (v1.19) as a public client summarises it, and the requests
@@ -19,7 +20,8 @@ the engine never sleeps), ``timeout_s`` (per answer, default 30 s as the protoco
 ``stepfile_dir`` (where step files are written; default a private temporary folder) and
 ``bts_stepfile_dir`` (that folder as the BTS PC sees it, when not the same machine),
 ``barcode``, ``auxid`` (auxiliary temperature channel, default none), ``current_max_A``,
-``voltage_range_V``, ``channels`` (only these "dev-sub-chl" keys). ``speed`` and ``seed``
+``voltage_range_V``, ``download_records`` (records per download, default the protocol's
+1000), ``channels`` (only these "dev-sub-chl" keys). ``speed`` and ``seed``
 apply to an emulator only.
 """
 
@@ -55,6 +57,7 @@ _SETTINGS = (
     "auxid",
     "current_max_A",
     "voltage_range_V",
+    "download_records",
 )
 # voltage_limit_V: the common compliance option of sources; a cycler's step file carries
 # its own voltage limits, so it is accepted and not used

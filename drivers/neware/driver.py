@@ -12,6 +12,12 @@ The cycler does not say which limit ended a step. The driver knows the limits it
 it reads the end from the last record: time or charge reached (exact to a millisecond or a
 part per million), else the voltage or current limit the last point lies closest to.
 
+After a crash, ``reattach`` finds the step on board by the tag the driver writes into each
+test's barcode (``tag``: the step's plan index, where in the step the test began, and the
+tests before it), so a test started part-way, one that ended while no daemon watched, and
+the next steps' tests begun by a daemon that died before committing them are all taken
+over instead of run twice.
+
 Records → SAMPLE_DTYPE: ``testtime`` (ms, from the step's start) → t (s, plus the elapsed
 time of a resumed step), ``volt`` → V, ``curr`` → I (A, signed), ``cap`` (Ah, unsigned) →
 Q = direction × cap (C, plus a resumed step's charge), ``auxtemp`` (°C, only with an
@@ -50,6 +56,7 @@ from .stepfile import (
     step_type,
     with_progress,
 )
+from .tag import StepTag
 
 C_PER_AH = 3600.0
 KELVIN_AT_0_C = 273.15
@@ -72,6 +79,11 @@ class ChannelSettings:
     auxid: int = 0  # >0: read the auxiliary temperature channel with this id
     current_max_A: float = 0.1
     voltage_range_V: tuple[float, float] = (-5.0, 5.0)
+    download_records: int = MAX_DOWNLOAD  # records asked for per download (1…1000)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.download_records <= MAX_DOWNLOAD:
+            raise ValueError(f"download_records must be 1…{MAX_DOWNLOAD}")
 
     @property
     def folder(self) -> Path:
@@ -101,6 +113,9 @@ class _Test:
     ended: bool = False
     end_reason: str | None = None
     last: tuple[float, float, float, float] | None = None  # t, V, I, cap (Ah) of the test
+    tag: StepTag | None = None  # what its barcode says (None: not ours)
+    state: str | None = None  # its end state when known without asking (an earlier test)
+    pending: np.ndarray | None = None  # points to hand over before its own (SAMPLE_DTYPE)
 
 
 class NewareChannel:
@@ -118,6 +133,12 @@ class NewareChannel:
             virtual_time=settings.virtual_time,
         )
         self._test: _Test | None = None
+        #: found by reattach: the tests of the next steps, begun on board by a daemon that
+        #: died before it committed them, the oldest first (test id, 0 the latest; its tag)
+        self._next: list[tuple[int, StepTag]] = []
+        #: found by reattach: a test of the step stopped on board, its points after where
+        #: the stored data ends; start_step hands them over and goes on after them
+        self._leftover: tuple[int, StepProgress, np.ndarray] | None = None
         self._last_V: float | None = None
         self._files = 0
 
@@ -141,6 +162,12 @@ class NewareChannel:
         if not step.is_bound:
             raise ValueError(f"step {step.name!r} still has loop references; bind it first")
         progress = progress or StepProgress()
+        if self._adopt_next(step, progress):
+            return  # the dead daemon had started it already
+        pending = self._take_leftover(step, progress)
+        if pending is not None:  # the cell is where the stopped test's last point is
+            progress = StepProgress(float(pending["t"][-1]), float(pending["Q"][-1]))
+            self._last_V = float(pending["V"][-1])
         if self.running:
             self.stop()  # a new step ends the one before, as on any channel
         if self._test is not None and not self._test.ended:
@@ -153,8 +180,12 @@ class NewareChannel:
         file_name = f"cyclerctl-{self.address.key}-{self._files:05d}.xml"
         self._settings.folder.mkdir(parents=True, exist_ok=True)
         (self._settings.folder / file_name).write_text(text, encoding="utf-8")
+        tag = StepTag(step.index, progress.elapsed_s, progress.charge_C)
+        before = self._test
+        if tag.at_step_start and before is not None and before.testid and before.tag:
+            tag = tag.after(before.testid, before.tag)
         request = messages.start_request(
-            self.address, self._settings.bts_path(file_name), self._settings.barcode
+            self.address, self._settings.bts_path(file_name), tag.barcode(self._settings.barcode)
         )
         reconnects = self._instrument.link.reconnects
         (answer,) = messages.answers(
@@ -170,7 +201,8 @@ class NewareChannel:
                 )
         # the limits as the file states them: what the end is read against
         limits = parse_stepfile(text).step
-        self._test = _Test(limits, direction(code), progress.elapsed_s, progress.charge_C)
+        self._test = _Test(limits, direction(code), progress.elapsed_s, progress.charge_C, tag=tag)
+        self._test.pending = pending
 
     def read(self) -> Samples:
         test = self._test
@@ -179,8 +211,8 @@ class NewareChannel:
         if test.ended:
             return Samples(ended=True, end_reason=test.end_reason)
         blocks = [self._download(test)]
-        if len(blocks[0]) < MAX_DOWNLOAD:
-            state = self._status()
+        if len(blocks[0]) < self._settings.download_records:
+            state = test.state or self._status()
             if state in ENDED_STATES:
                 # the test is over: collect what was recorded since the download above
                 while len(blocks[-1]) > 0:
@@ -188,49 +220,71 @@ class NewareChannel:
                 test.ended = True
                 test.end_reason = self._end_reason(test, state)
         records = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
-        return Samples(self._points(test, records), ended=test.ended, end_reason=test.end_reason)
+        points = self._points(test, records)
+        if test.pending is not None:
+            points, test.pending = np.concatenate([test.pending, points]), None
+        return Samples(points, ended=test.ended, end_reason=test.end_reason)
 
     def reattach(self, step: Step, progress: StepProgress) -> bool:
         """Take over ``step`` if the channel's latest test is it (see ``engine.reattach``).
 
-        The latest test is this step when its records are of the step's type and, unless the
-        step had only just begun (``progress.elapsed_s`` 0), one of them lies exactly where
-        the stored data ends: the same step time (to the millisecond) and charge. Reading
-        then continues after that record; the engine drops anything at or before it again.
-        A test still working that is not this step (an older one, or one started part-way
-        through the step, whose offsets the cycler does not report) is stopped; the engine
-        then restarts the step from its progress. An ended test is taken over only with a
-        matching record (at the very start of a step an ended test may be the step before),
-        and a stopped one never (the operator or a pause stopped it: restart from progress).
+        The latest test is this step when its barcode's tag (``tag``) names the step's plan
+        index and its records are of the step's type; the tag also says where in the step
+        the test began (a test started part-way counts from 0 on board). Then either the
+        stored data ends where the test began (or before: the last points were never
+        committed), and reading starts at its first record; or one record lies where the
+        stored data ends: at the same step time (to the millisecond) and charge, and reading
+        continues after it (the engine drops anything at or before it again). That holds for
+        a test still working and for one that ended on board meanwhile (finish, protect):
+        its remaining records and its end are handed over, the step is never run twice.
+
+        When the latest test is a *later* step's, begun from its start after this step's
+        test (its tag names the tests before it), this step ended on board and its end was
+        never committed: its remaining records and end come from its own (earlier) test,
+        and ``start_step`` of each next step takes over the test that step had on board.
+        Among tests of the same plan index (a loop), the newest that fits is taken: at a
+        step's very start, with loop steps shorter than a commit interval (an emulator's
+        speed), that may be a later iteration's.
+
+        A test without our tag (an older driver's) counts as begun at the step's start, and
+        at progress 0 is taken over only while working (an ended one may be the step
+        before). A stopped test is not taken over (the operator or a pause stopped it: the
+        engine restarts the step from its progress), but the points it measured after the
+        stored data ends are kept: ``start_step`` of the step hands them over first and
+        starts the new test where they end, so the cell's history has no hole. A test
+        still working that is not this step is stopped, so that the step can be restarted.
         """
         if not step.is_bound:
             raise ValueError(f"step {step.name!r} still has loop references; bind it first")
-        self._test = None
+        self._test, self._next, self._leftover = None, [], None
         state = self._status()
-        if state not in ("working", "finish", "protect"):
+        if state not in ("working", "finish", "protect", "stop"):
             return False
-        probe = _Test(step, 0.0, 0.0, 0.0)
-        found = self._find_record(probe, progress)
-        if found is not None:
-            records, index = found
-            cv_charge = None
-            if step.kind == "cv" and isinstance(step.voltage_V, float | int) and len(records):
-                cv_charge = step.voltage_V >= float(records["V"][0])
-            text, code = self._stepfile(step, StepProgress(), cv_charge)
-            kinds = set(records["steptype"].tolist()) - {""}
-            just_begun = state == "working" and progress.elapsed_s <= TIME_TOLERANCE_S
-            if kinds <= {RECORD_STEPTYPE[code]} and (index is not None or just_begun):
-                test = _Test(parse_stepfile(text).step, direction(code), 0.0, 0.0)
-                test.testid = probe.testid
-                test.next_seq = 1
-                if index is not None:
-                    r = records[index]
-                    test.next_seq = int(r["seqid"]) + 1
-                    test.last = (float(r["t"]), float(r["V"]), float(r["I"]), float(r["cap_Ah"]))
-                    self._last_V = float(r["V"])
+        tag = self._latest_tag()
+        # the latest test, then the ones before it its tag names (each ended before the
+        # next began): the newest that is this step and holds where the stored data ends
+        tests: list[tuple[int, StepTag | None]] = [(0, tag)]
+        if tag is not None:
+            tests += tag.chain()
+        for i, (testid, candidate) in enumerate(tests):
+            if candidate is not None and candidate.plan_index != step.index:
+                continue
+            if testid == 0 and state == "stop":  # stopped on board: restarted, not taken
+                self._leftover = self._stopped_rest(step, progress, candidate)
+                if self._leftover is not None:
+                    return False
+                continue
+            test = self._resumable_test(
+                step, progress, candidate, state if testid == 0 else "finish", testid
+            )
+            if test is not None:
+                if testid:  # the steps after it began on board: theirs are the tests after
+                    test.state = "finish"
+                    self._next = [(t, c) for t, c in reversed(tests[:i]) if c is not None]
                 self._test = test
                 return True
         if state == "working":  # not this step: stop it, so that the step can be restarted
+            probe = _Test(step, 0.0, 0.0, 0.0)
             self._instrument.transact(messages.stop_request([self.address]))
             probe.stop_sent = True
             self._wait_until_idle(probe)
@@ -239,6 +293,9 @@ class NewareChannel:
     def stop(self) -> None:
         test = self._test
         if test is None or test.ended or test.stop_sent:
+            return
+        if test.state is not None:  # an earlier test, ended on board: the channel has moved on
+            test.stop_sent = True
             return
         # "false" means it was no longer running (it ended meanwhile): read() will see that
         self._instrument.transact(messages.stop_request([self.address]))
@@ -264,30 +321,103 @@ class NewareChannel:
         )
         return text, code
 
-    def _find_record(
-        self, probe: _Test, progress: StepProgress
-    ) -> tuple[np.ndarray, int | None] | None:
-        """The latest test's records up to the one where ``progress`` ends, and its index.
+    def _stopped_rest(
+        self, step: Step, progress: StepProgress, tag: StepTag | None
+    ) -> tuple[int, StepProgress, np.ndarray] | None:
+        """The latest test, stopped, as ``step``: its points after ``progress`` (None: it is
+        not this step's, or has none)."""
+        test = self._resumable_test(step, progress, tag, "stop")
+        if test is None:
+            return None
+        blocks = [self._download(test)]
+        while len(blocks[-1]):
+            blocks.append(self._download(test))
+        points = self._points(test, np.concatenate(blocks))
+        return (step.index, progress, points) if len(points) else None
 
-        Index None: no record needed (the step had just begun). None: no record of the
-        latest test matches ``progress`` (it is not this step, or not entered at 0).
-        """
+    def _take_leftover(self, step: Step, progress: StepProgress) -> np.ndarray | None:
+        found, self._leftover = self._leftover, None
+        if found is None:
+            return None
+        index, where, points = found
+        return points if index == step.index and where == progress else None
+
+    def _adopt_next(self, step: Step, progress: StepProgress) -> bool:
+        """Take over the test of ``step`` a dead daemon had begun (found by reattach)."""
+        if not self._next:
+            return False
+        testid, tag = self._next.pop(0)
+        fresh = progress.elapsed_s == 0 and progress.charge_C == 0
+        test = None
+        if fresh and tag.plan_index == step.index and tag.at_step_start:
+            state = "finish" if testid else self._status()
+            if state == "stop":  # stopped on board: restart it, after what it measured
+                self._leftover = self._stopped_rest(step, progress, tag)
+                self._next = []
+                return False
+            test = self._resumable_test(step, progress, tag, state, testid)
+        if test is None:
+            self._next = []
+            return False
+        if testid:
+            test.state = "finish"
+        self._test = test
+        return True
+
+    def _resumable_test(
+        self,
+        step: Step,
+        progress: StepProgress,
+        tag: StepTag | None,
+        state: str,
+        testid: int = 0,
+    ) -> _Test | None:
+        """Test ``testid`` (0: the latest) as ``step`` read on from where ``progress`` ends;
+        None: it is not that step, or not there."""
+        begun = tag or StepTag(step.index)
+        since_begun = progress.elapsed_s - begun.elapsed_s
+        probe = _Test(step, 0.0, begun.elapsed_s, begun.charge_C, testid=testid)
+        records = self._records_until(probe, since_begun)
+        text, code = self._stepfile(
+            step, StepProgress(begun.elapsed_s, begun.charge_C), _cv_charge(step, records)
+        )
+        if not set(records["steptype"].tolist()) - {""} <= {RECORD_STEPTYPE[code]}:
+            return None
+        test = _Test(
+            parse_stepfile(text).step,
+            direction(code),
+            begun.elapsed_s,
+            begun.charge_C,
+            testid=probe.testid,
+            tag=tag,
+        )
+        if since_begun <= TIME_TOLERANCE_S:
+            # nothing stored since the test began: a tag says it is this step's; untagged,
+            # only a test still working can be (an ended one may be the step before)
+            return test if tag is not None or state == "working" else None
+        index = _record_at(records, since_begun, test.direction, progress.charge_C - begun.charge_C)
+        if index is None:
+            return None
+        r = records[index]
+        test.next_seq = int(r["seqid"]) + 1
+        test.last = (float(r["t"]), float(r["V"]), float(r["I"]), float(r["cap_Ah"]))
+        self._last_V = float(r["V"])
+        return test
+
+    def _records_until(self, probe: _Test, t: float) -> np.ndarray:
+        """The latest test's records from its first up to (at least) test time ``t``."""
         blocks: list[np.ndarray] = []
-        elapsed, charge = progress.elapsed_s, progress.charge_C
         while True:
             block = self._download(probe)
             blocks.append(block)
-            if len(block) == 0 or float(block["t"][-1]) >= elapsed - TIME_TOLERANCE_S:
+            if len(block) == 0 or float(block["t"][-1]) >= t - TIME_TOLERANCE_S:
                 break
-        records = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
-        if elapsed <= TIME_TOLERANCE_S:
-            return records, None
-        near = np.flatnonzero(np.abs(records["t"] - elapsed) <= TIME_TOLERANCE_S)
-        for index in near:
-            cap_C = float(records["cap_Ah"][index]) * C_PER_AH
-            if abs(cap_C - abs(charge)) <= CHARGE_TOLERANCE * max(abs(charge), 1.0):
-                return records, int(index)
-        return None
+        return np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
+
+    def _latest_tag(self) -> StepTag | None:
+        answer = self._instrument.transact(messages.inquire_request([self.address]))
+        (barcode,) = messages.inquired_barcode(answer, [self.address])
+        return StepTag.parse(barcode)
 
     def _wait_until_idle(self, test: _Test) -> None:
         delay = 0.05
@@ -305,7 +435,7 @@ class NewareChannel:
             self.address,
             testid=test.testid,
             startpos=test.next_seq,
-            count=MAX_DOWNLOAD,
+            count=self._settings.download_records,
             auxid=self._settings.auxid,
         )
         got = messages.download(self._instrument.transact(request))
@@ -358,6 +488,30 @@ class NewareChannel:
             return "instrument:finish"
         t, V, I, cap = test.last
         return end_reason_from_record(test.step, t=t, V=V, I=I, charge_C=cap * C_PER_AH)
+
+
+def _cv_charge(step: Step, records: np.ndarray) -> bool | None:
+    """Whether a CV step's test charges, from its records (None: not a CV step)."""
+    if step.kind != "cv" or not isinstance(step.voltage_V, float | int):
+        return None
+    kinds = set(records["steptype"].tolist())
+    if kinds & {"cv", "dv"}:
+        return "cv" in kinds
+    return bool(len(records)) and step.voltage_V >= float(records["V"][0])
+
+
+def _record_at(records: np.ndarray, t: float, direction: float, charge_C: float) -> int | None:
+    """The record at test time ``t`` (to the millisecond) that passed ``charge_C`` (signed).
+
+    The stored charge is the test's capacity × direction plus the charge at which the test
+    began, so it comes back from the database rounded: compared to a part per million.
+    """
+    near = np.flatnonzero(np.abs(records["t"] - t) <= TIME_TOLERANCE_S)
+    for index in near:
+        passed = direction * float(records["cap_Ah"][index]) * C_PER_AH
+        if abs(passed - charge_C) <= CHARGE_TOLERANCE * max(abs(charge_C), 1.0):
+            return int(index)
+    return None
 
 
 def end_reason_from_record(step: Step, *, t: float, V: float, I: float, charge_C: float) -> str:

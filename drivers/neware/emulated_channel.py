@@ -30,7 +30,10 @@ class EmulatedChannel:
         self.sim = sim
         self.status = "finish"
         self.testid = 0
+        self.barcode = ""  # the latest test's, as given to start
         self.records: list[RecordRow] = []
+        #: earlier tests' records by test id: BTS keeps every test's data, downloadable
+        self.earlier: dict[int, list[RecordRow]] = {}
         self._file: StepFile | None = None
         self._started = datetime.now()
         self._kept: tuple[float, float, float] | None = None  # t, V, I of the last record
@@ -40,11 +43,14 @@ class EmulatedChannel:
         self._previous: tuple[float, float] | None = None  # V, Q of the previous raw point
         self._sim_ended = True
 
-    def start(self, file: StepFile, testid: int) -> None:
-        """Begin a new test (the previous one's records are dropped, as a new test file)."""
+    def start(self, file: StepFile, testid: int, barcode: str = "") -> None:
+        """Begin a new test (the previous one's records stay downloadable by its test id)."""
+        if self.testid:
+            self.earlier[self.testid] = self.records
         self.sim.start_step(file.step)
         self._file = file
         self.testid = testid
+        self.barcode = barcode
         self.records = []
         self._started = datetime.now()
         self._kept = None
@@ -75,8 +81,13 @@ class EmulatedChannel:
             return
         samples = self.sim.read()
         p = samples.points
-        columns = (p["t"].tolist(), p["V"].tolist(), p["I"].tolist(), p["Q"].tolist(),
-                   p["T"].tolist())
+        columns = (
+            p["t"].tolist(),
+            p["V"].tolist(),
+            p["I"].tolist(),
+            p["Q"].tolist(),
+            p["T"].tolist(),
+        )
         for t, V, I, Q, T in zip(*columns, strict=True):
             self._take(t, V, I, Q, T)
         if samples.ended:
@@ -86,9 +97,11 @@ class EmulatedChannel:
             if self.status == "working":  # ended on its own limits, or stopped
                 self.status = "finish" if samples.end_reason is not None else "stop"
 
-    def window(self, startpos: int, count: int) -> list[RecordRow]:
+    def window(self, startpos: int, count: int, testid: int = 0) -> list[RecordRow]:
+        """Records ``startpos``… of test ``testid`` (0: the latest)."""
+        records = self.records if testid in (0, self.testid) else self.earlier.get(testid, [])
         first = max(startpos, 1) - 1
-        return self.records[first : first + max(count, 0)]
+        return records[first : first + max(count, 0)]
 
     def _take(self, t: float, V: float, I: float, Q: float, T: float) -> None:
         if self._previous is not None:

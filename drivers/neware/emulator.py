@@ -2,17 +2,21 @@
 
 It speaks the messages of ``messages`` (the same module builds both sides, so the shapes
 cannot drift apart): ``connect``, ``getdevinfo``, ``getchlstatus``, ``start`` (reading the
-step file from the path given, as BTS Client does), ``stop``, ``continue``, ``inquire`` and
-``download``. Channels are ``devid``/``subdevid``/``chlid`` = 1/1/1…N, one per cell, each a
-``SimChannel`` of a ``SimInstrument`` built from the same cells and seed, so a run through
-the emulator measures the same cell, with the same noise, as a run on the simulator.
+step file from the path given, as BTS Client does), ``stop``, ``continue``, ``inquire`` (with
+the latest test's barcode) and ``download`` (the latest test's records, or an earlier
+test's by its id: a channel keeps every test, as BTS does). Channels are ``devid``/
+``subdevid``/``chlid`` = 1/1/1…N, one per cell, each a ``SimChannel`` of a
+``SimInstrument`` built from the same cells and seed, so a run through the emulator
+measures the same cell, with the same noise, as a run on the simulator.
 
 Virtual time (default): a channel's cell advances only when its records are downloaded,
 until the ``count`` asked for exist or the step ends. Real time: a clock thread takes the
 simulated channels' points every 0.1 s (the cells advance by wall time × speed).
 
 Fault injection for tests: :meth:`NewareEmulator.drop_connection_after` closes the client's
-socket instead of answering a later request, and can refuse new connections for a while.
+socket instead of answering a later request, and can refuse new connections for a while;
+:meth:`NewareEmulator.run_unwatched` lets a virtual-time channel go on measuring while no
+client asks (a crashed host PC), so a test decides exactly how much the cycler did meanwhile.
 
 Not a model of BTS Client's own quirks beyond those captured in ``messages``.
 """
@@ -92,9 +96,7 @@ class NewareEmulator:
         self.host, self.port = self._server.getsockname()[:2]
         self._threads = [threading.Thread(target=self._accept, name="neware-emulator", daemon=True)]
         if not virtual_time:
-            self._threads.append(
-                threading.Thread(target=self._clock, args=(tick_s,), daemon=True)
-            )
+            self._threads.append(threading.Thread(target=self._clock, args=(tick_s,), daemon=True))
         for thread in self._threads:
             thread.start()
 
@@ -109,6 +111,15 @@ class NewareEmulator:
         with self._lock:
             self._drop_after = n_messages
             self._refuse_for_s = refuse_for_s
+
+    def run_unwatched(self, key: str, records: int) -> None:
+        """Channel ``"dev-sub-chl"``: record ``records`` more records of its test (fewer when
+        the step ends first), as the cycler does while no client is connected."""
+        devid, subdevid, chlid = (int(part) for part in key.split("-"))
+        with self._lock:
+            channel = self.channels[(devid, subdevid, chlid)]
+            if channel.status == "working":
+                channel.ensure(len(channel.records) + records)
 
     def channel_state(self, key: str) -> tuple[str, int, int]:
         """Channel ``"dev-sub-chl"``: its status, test id and the records of that test."""
@@ -237,16 +248,17 @@ class NewareEmulator:
         for element in messages.listed(message, "start"):
             address = messages.address_of(element)
             channel = self._channel(address)
-            answers.append((address, self._start_one(channel, (element.text or "").strip())))
+            path, barcode = (element.text or "").strip(), element.get("barcode", "")
+            answers.append((address, self._start_one(channel, path, barcode)))
         return messages.per_channel_response("start", "start", answers)
 
-    def _start_one(self, channel: EmulatedChannel | None, path: str) -> str:
+    def _start_one(self, channel: EmulatedChannel | None, path: str, barcode: str) -> str:
         if channel is None or channel.status == "working":
             return "false"
         try:
             file = parse_stepfile(Path(path).read_bytes())
             self._tests += 1
-            channel.start(file, self._tests)
+            channel.start(file, self._tests, barcode)
         except (OSError, StepFileError, ValueError) as exc:
             log.warning("emulator: cannot start %s: %s", path, exc)
             return "false"
@@ -265,24 +277,25 @@ class NewareEmulator:
 
     def _continue(self, message: Message) -> str:
         # nothing here pauses a channel, so there is never anything to continue
-        answers = [
-            (messages.address_of(e), "false") for e in messages.listed(message, "continue")
-        ]
+        answers = [(messages.address_of(e), "false") for e in messages.listed(message, "continue")]
         return messages.per_channel_response("continue", "continue", answers)
 
     def _inquire(self, message: Message) -> str:
         answers: list[tuple[ChannelAddress, str, messages.RecordRow | None]] = []
+        barcodes: list[str] = []
         for element in messages.listed(message, "inquire"):
             address = messages.address_of(element)
             channel = self._channel(address)
             if channel is None:
                 answers.append((address, "false", None))
+                barcodes.append("")
                 continue
             if channel.status == "working":
                 channel.pull()
             last = channel.records[-1] if channel.records else None
             answers.append((channel.address, channel.status, last))
-        return messages.inquire_response(answers)
+            barcodes.append(channel.barcode if element.get("barcode") == "1" else "")
+        return messages.inquire_response(answers, barcodes)
 
     def _download(self, message: Message) -> str:
         element = message.root.find("download")
@@ -298,15 +311,22 @@ class NewareEmulator:
         current = 0
         if channel is not None:
             current = channel.testid
-            if testid in (0, current):  # only the latest test's records are kept here
+            if testid in (0, current):
                 if channel.status == "working":
                     if self.virtual_time:
                         channel.ensure(max(startpos, 1) - 1 + count)
                     else:
                         channel.pull()
                 records = channel.window(startpos, count)
+            elif testid in channel.earlier:  # an earlier test on this channel: ended, kept
+                current = testid
+                records = channel.window(startpos, count, testid)
         return messages.download_response(
-            address, testid=current, startpos=startpos, count=count, auxid=auxid,
+            address,
+            testid=current,
+            startpos=startpos,
+            count=count,
+            auxid=auxid,
             records=records,
         )
 

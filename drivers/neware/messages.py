@@ -337,16 +337,20 @@ def download_response(
     return document("donwload_resp", head, listing)  # sic: the real server's spelling
 
 
-def inquire_response(answers: Sequence[tuple[ChannelAddress, str, RecordRow | None]]) -> str:
+def inquire_response(
+    answers: Sequence[tuple[ChannelAddress, str, RecordRow | None]],
+    barcodes: Sequence[str] | None = None,
+) -> str:
+    """Each channel's state and latest record; ``barcodes``: each one's test's barcode."""
     listing = ET.Element("list", count=str(len(answers)))
-    for c, state, last in answers:
+    for i, (c, state, last) in enumerate(answers):
         attributes = {
             "dev": f"{c.devtype}-{c.devid}-{c.subdevid}-{c.chlid}-0",
             "cycle_id": "1",
             "step_id": "1",
             "step_type": "--" if last is None else last.steptype,
             "workstatus": state,
-            "barcode": "",
+            "barcode": "" if barcodes is None else barcodes[i],
             "current": "0" if last is None else repr(last.curr),
             "voltage": "0" if last is None else repr(last.volt),
             "capacity": "0" if last is None else repr(last.cap_Ah),
@@ -386,9 +390,7 @@ def devinfo(message: Message) -> DeviceInfo:
     return DeviceInfo(channels, version)
 
 
-def answers(
-    message: Message, cmd: str, tag: str, channels: Sequence[ChannelAddress]
-) -> list[str]:
+def answers(message: Message, cmd: str, tag: str, channels: Sequence[ChannelAddress]) -> list[str]:
     """The text answered for each of ``channels`` (``ok``/``false``, a state), in order.
 
     Matched by position when the answer lists as many items as were asked for: a BTS 8
@@ -405,14 +407,27 @@ def answers(
 
 def inquired_voltage(message: Message, channels: Sequence[ChannelAddress]) -> list[float]:
     """The present voltage of each of ``channels`` (NaN when not answered), in order."""
+    return [math.nan if v is None else float(v) for v in _inquired(message, channels, "voltage")]
+
+
+def inquired_barcode(message: Message, channels: Sequence[ChannelAddress]) -> list[str]:
+    """The barcode of each of ``channels``' latest test ("" when not answered), in order.
+
+    Asked for with ``barcode="1"`` in the request; that the answer carries the barcode the
+    test was started with is how the public client reads it, not confirmed on a BTS.
+    """
+    return [v or "" for v in _inquired(message, channels, "barcode")]
+
+
+def _inquired(message: Message, channels: Sequence[ChannelAddress], name: str) -> list[str | None]:
     expect(message, "inquire_resp")
     items = listed(message, "inquire")
     if len(items) != len(channels):
         by_key = {"-".join(e.get("dev", "").split("-")[1:4]): e for e in items}
         items = [by_key[c.key] for c in channels if c.key in by_key]
         if len(items) != len(channels):
-            return [math.nan] * len(channels)
-    return [float(e.get("voltage", "nan")) for e in items]
+            return [None] * len(channels)
+    return [e.get(name) for e in items]
 
 
 #: One downloaded record, decoded: sequence number, step time (s), V, I (A, signed),

@@ -113,6 +113,9 @@ def test_answers_read_back() -> None:
     assert messages.inquired_voltage(inquired, [CH1, CH2]) == [3.5, 0.0]
     assert messages.inquired_voltage(inquired, [CH2]) == [0.0]  # picked out by address
     assert math.isnan(messages.inquired_voltage(inquired, [ChannelAddress(1, 1, 1)])[0])
+    assert messages.inquired_barcode(inquired, [CH1, CH2]) == ["", ""]
+    tagged = _parse(messages.inquire_response([(CH1, "working", row)], ["cell-7|cyclerctl:0:0:0"]))
+    assert messages.inquired_barcode(tagged, [CH1]) == ["cell-7|cyclerctl:0:0:0"]
 
 
 def test_a_status_answer_naming_the_wrong_sub_device_still_counts() -> None:

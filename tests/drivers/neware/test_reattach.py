@@ -15,6 +15,7 @@ from cyclerctl.drivers.neware import (
     NewareInstrument,
     open_instrument,
 )
+from cyclerctl.drivers.neware.tag import CHAIN, StepTag
 from cyclerctl.engine.reattach import Reattachable
 from cyclerctl.plan import EndCondition, RecordCriteria, Step
 from cyclerctl.protocol import load_plan
@@ -138,14 +139,18 @@ def test_at_the_start_of_a_step_a_working_test_of_its_kind_is_taken_over(
     second.close()
 
 
-def test_an_idle_or_ended_channel_is_not_attached(emulator: NewareEmulator) -> None:
+def test_an_idle_ended_or_stopped_channel_is_not_attached(emulator: NewareEmulator) -> None:
     instrument, channel = connect(emulator)
     assert not channel.reattach(CHARGE, StepProgress(100.0, 0.5))  # never started
     channel.start_step(REST)
     run_to_end(channel)
     # the step before has finished: at the start of the next one, restart it
     assert not channel.reattach(CHARGE, StepProgress())
-    assert not channel.reattach(REST, StepProgress())
+    # a finished test that its tag names as this step, begun where the stored data ends,
+    # is the step, ended while no daemon watched: its records and end, not a second run
+    assert channel.reattach(REST, StepProgress())
+    rest = run_to_end(channel)
+    assert rest.end_reason == "time" and len(rest.points) == emulator.channel_state("1-1-1")[2]
     channel.start_step(CHARGE)
     points = read_until(channel, 5)
     channel.stop()
@@ -170,3 +175,34 @@ def test_another_step_still_working_is_stopped_so_the_step_can_restart(
     again.start_step(REST)  # the engine restarts it
     assert len(read_until(again, 3))
     second.close()
+
+
+def test_a_step_restarted_part_way_is_found_by_its_tag(emulator: NewareEmulator) -> None:
+    """A test started part-way counts from 0 on board; its barcode says where it began."""
+    first, channel = connect(emulator)
+    entered = StepProgress(1234.5, 0.25)
+    channel.start_step(CHARGE, entered)
+    seen = read_until(channel, 20)
+    assert seen["t"][0] == entered.elapsed_s and seen["Q"][0] == entered.charge_C
+    crash(first)
+    second, again = connect(emulator)
+    assert again.reattach(CHARGE, progress_at(seen, 9))
+    rest = run_to_end(again)
+    second.close()
+    for name in ("t", "Q"):
+        np.testing.assert_array_equal(rest.points[name][:10], seen[name][10:20])
+
+
+def test_the_tag_carries_the_step_and_where_its_test_began() -> None:
+    tag = StepTag(4, 0.0, 0.0, (17, StepTag(3, 1200.125, -0.36)))
+    assert StepTag.parse(tag.barcode("cell-7")) == tag
+    assert tag.barcode("cell-7").startswith("cell-7|")  # the lab's barcode stays first
+    assert StepTag.parse("cell-7") is None  # an operator's own test
+    assert StepTag.parse("cell-7|cyclerctl:3:nan:0.0") is None
+    assert StepTag.parse("cell-7|cyclerctl:3:1.0") is None
+    # a new step's test names the tests before it, the newest first, up to CHAIN of them
+    chained = StepTag(0)
+    for testid in range(1, CHAIN + 3):
+        chained = StepTag(testid).after(testid, chained)
+    assert [testid for testid, _ in chained.chain()] == list(range(CHAIN + 2, 2, -1))
+    assert StepTag.parse(chained.barcode("cell-7")) == chained

@@ -35,18 +35,20 @@ GETDEVINFO = (
 )
 
 
-def start(path: Path) -> tuple[bytes, bytes]:
+def start(path: Path, tag: bytes) -> tuple[bytes, bytes]:
+    """Start the step file at ``path``; the barcode is the lab's, then the driver's tag."""
     return (
-        HEAD + b'<cmd>start</cmd><list count="1"><start ' + CH + b' barcode="cell-7">'
+        HEAD + b'<cmd>start</cmd><list count="1"><start ' + CH + b' barcode="cell-7|cyclerctl:'
+        + tag + b'">'
         + str(path).encode() + b"</start></list></bts>#\r\n",
         ANSWER + b'  <cmd>start_resp</cmd>\r\n  <list count="1">\r\n    <start ' + CH
         + b">ok</start>\r\n  </list>" + END,
     )  # fmt: skip
 
 
-def download(testid: int, startpos: int, rows: list[bytes], answer_testid: int) -> tuple[
-    bytes, bytes
-]:
+def download(
+    testid: int, startpos: int, rows: list[bytes], answer_testid: int
+) -> tuple[bytes, bytes]:
     return (
         HEAD + b'<cmd>download</cmd><download devtype="27" devid="21" subdevid="1" chlid="1" '
         b'auxid="0" testid="%d" startpos="%d" count="1000" /></bts>#\r\n' % (testid, startpos),
@@ -110,7 +112,7 @@ def test_a_step_from_start_to_its_end_and_the_next_until_stopped(folder: Path) -
     with replay([
         CONNECT,
         GETDEVINFO,
-        start(first),
+        start(first, b"3:0:0"),  # plan index 3 from its start
         download(0, 1, [
             row(1, 0, b"3.9", b"-0.0003", b"0"),
             row(2, 10000, b"3.8", b"-0.0003", b"8.33e-07"),
@@ -120,7 +122,7 @@ def test_a_step_from_start_to_its_end_and_the_next_until_stopped(folder: Path) -
         download(143, 4, [row(4, 25000, b"3.0004", b"-0.0003", b"2.0825e-06")], 143),
         status(b"finish"),
         download(143, 5, [], 143),
-        start(second),
+        start(second, b"4:0:0:143:3:0:0"),  # index 4; test 143 (index 3) before it
         download(0, 1, [row(1, 0, b"3.2", b"0.0", b"0")], answer_testid=144),
         status(b"working"),
         STOP,
@@ -159,7 +161,7 @@ def test_after_a_dropped_connection_it_logs_in_again_and_asks_from_the_same_reco
     with replay([
         CONNECT,
         GETDEVINFO,
-        start(folder / "cyclerctl-21-1-1-00001.xml"),
+        start(folder / "cyclerctl-21-1-1-00001.xml", b"3:0:0"),
         download(0, 1, rows[:3], answer_testid=143),
         status(b"working"),
         (again[0], DROP),  # the link dies with this request unanswered
