@@ -309,39 +309,14 @@ def _load_for_channel(args: argparse.Namespace, config: Config) -> Any:
 
 def _channel_limits(channel: str, config: Config, plan: Any) -> Any:
     """The config's hard limits of ``channel``, narrowed by its driver's declared range."""
-    from cyclerctl.protocol import ChannelLimits
+    from cyclerctl.channel_limits import channel_limits
 
     if config.path is None:
         raise BadInput(f"--channel: {channel!r}: give the config that names it (--config lab.toml)")
-    found = config.find_channel(channel)
-    if found is None:
-        known = ", ".join(config.channel_names) or "(none)"
-        raise BadInput(
-            f"--channel: {channel!r} is not a channel of {config.path}; the channels are: {known}"
-        )
-    instrument, number = found
-    limits = {s.quantity: s.value for s in instrument.limits}
-    current_max, low, high = (limits.get(q) for q in ("current_max", "voltage_min", "voltage_max"))
-    source = f"{config.path}: instrument {instrument.name!r} limits"
-    if instrument.driver == "sim":  # other drivers tell their range only when connected
-        from cyclerctl.instruments import open_simulator
-        from cyclerctl.protocol import load_cell
-
-        configured = instrument.cell_for(number)  # the cell simulated there, if the config says
-        try:
-            setup = open_simulator([plan.cell if configured is None else load_cell(configured)])
-        except ValueError as exc:  # e.g. a [sim] model the simulator does not know
-            raise BadInput(f"--channel: {channel}: {exc}") from None
-        try:
-            capabilities = setup.instrument.channels[0].capabilities
-        finally:
-            setup.close()
-        driver_low, driver_high = capabilities.voltage_range_V
-        current_max = min(x for x in (current_max, capabilities.current_max_A) if x is not None)
-        low = driver_low if low is None else max(low, driver_low)
-        high = driver_high if high is None else min(high, driver_high)
-        source += " and the sim driver's range"
-    return ChannelLimits(channel, current_max, low, high, source)
+    try:
+        return channel_limits(config, channel, plan)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
 
 
 def _overrides(pairs: Sequence[str]) -> dict[str, str]:
@@ -565,14 +540,10 @@ def _cmd_submit(args: argparse.Namespace, config: Config) -> int:
 
     plan = _load(args)  # every input error surfaces here, before anything is queued
     channel = args.channel.strip()
-    known = config.channel_names
     if not channel:
         raise BadInput("--channel: give the channel as <instrument>:<n>, e.g. sim:1")
-    if known and channel not in known:
-        raise BadInput(
-            f"--channel: {channel!r} is not a channel of {config.path}; "
-            f"the channels are: {', '.join(known)}"
-        )
+    if config.channel_names:  # checked against what the channel allows, with file:line
+        plan = _load(args, _channel_limits(channel, config, plan))
     operator = default_operator(args.operator, config)
     store = _open_store(args.db, config)
     try:

@@ -170,7 +170,8 @@ class RunWorker:
         return outcome.status
 
     def _plan(self) -> Plan:
-        from cyclerctl.protocol import ProtocolError
+        from cyclerctl.channel_limits import instrument_limits
+        from cyclerctl.protocol import ChannelLimits, ProtocolError
         from cyclerctl.protocol.compiler import plan_from_texts
 
         run = self.run
@@ -178,16 +179,26 @@ class RunWorker:
         if snapshot is None:
             raise RunFailed("error:missing", f"run {run.id} is not in the database")
         cell = snapshot.get("cell") or {}
-        try:
-            plan = plan_from_texts(
+
+        def compile_for(channel: ChannelLimits | None = None) -> Plan:
+            return plan_from_texts(
                 snapshot["protocol_text"],
                 snapshot["cell_text"],
                 run.overrides,
                 protocol_source=run.protocol_source,
                 cell_source=str(cell.get("source") or run.cell_name),
+                channel=channel,
             )
+
+        try:
+            # checked again against what this channel allows: the config may have changed
+            # since the submit, or the run was adopted by another PC's daemon
+            plan = compile_for()
+            plan = compile_for(instrument_limits(self.host.config, self.number, plan))
         except ProtocolError as exc:
             raise RunFailed("error:protocol", str(exc)) from exc
+        except ValueError as exc:  # the simulator cannot model the cell configured there
+            raise RunFailed(f"error:{type(exc).__name__}", f"{self.host.name}: {exc}") from exc
         if plan.protocol_sha256 != run.protocol_sha256:
             raise RunFailed("error:protocol", "the stored protocol text does not match its hash")
         return plan

@@ -54,12 +54,15 @@ def test_queue_runs_in_order_and_channels_run_concurrently(lab: Lab, daemons: St
 
 
 def test_a_failing_instrument_fails_only_its_own_runs(lab: Lab, daemons: Start) -> None:
-    lab.instruments = [
-        sim("bad", 1, extra='cells = ["unknown-model.toml"]\n'),
+    others = [
         sim("flaky", 1, speed=200, extra='options = { fault_after = "1 s" }\n'),
         sim("good", 1, speed=600),
     ]
+    # submitted while bad:1 held a cell the simulator knows (submit checks the channel);
+    # by the time the daemon starts, the config gives it one it cannot model
+    submitted_with = lab.instruments = [sim("bad", 1), *others]
     bad, flaky, good = (lab.submit(ch, cycles=1) for ch in ("bad:1", "flaky:1", "good:1"))
+    lab.instruments = [sim("bad", 1, extra='cells = ["unknown-model.toml"]\n'), *others]
     daemon = daemons(lab.config())
     runs = wait_for("the three runs to end", lambda: _ended(lab, bad, flaky, good), timeout=30)
     statuses = {r.channel: (r.status, r.end_reason) for r in runs}
@@ -80,6 +83,7 @@ def test_a_failing_instrument_fails_only_its_own_runs(lab: Lab, daemons: Start) 
     assert any("link to" in m and "lost" in m for m in errors[flaky])
     assert flaky_points > 0  # what it measured before the fault is kept
     # the failed channel takes the next run (and fails it the same way, on its own)
+    lab.instruments = submitted_with
     again = lab.submit("bad:1", cycles=1)
     wait_for("the next run on bad:1 to end", lambda: _ended(lab, again), timeout=10)
     assert daemon.terminate() == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import textwrap
 from pathlib import Path
@@ -52,6 +53,12 @@ count = "{cycles}"
 CCCV_LINE, CC_LINE, REST_LINE = 16, 23, 29
 
 
+def _shipped_cell_without_limits() -> str:
+    """The shipped NCM622 coin cell with its own voltage/current limits taken out."""
+    text = (cells_dir() / "ncm622-coin.toml").read_text(encoding="utf-8")
+    return re.sub(r"(?m)^(voltage_min|voltage_max|current_max) = .*\n", "", text)
+
+
 def variant(write: Writer, old: str, new: str) -> Path:
     assert old in PROTOCOL, old
     return write(PROTOCOL.replace(old, new, 1))
@@ -65,7 +72,7 @@ def only(errors: list[InputError]) -> InputError:
 @pytest.fixture
 def windowed_cell(write: Writer) -> Path:
     """ncm622-coin with a window of 2.5-4.4 V and |I| ≤ 1 mA."""
-    text = (cells_dir() / "ncm622-coin.toml").read_text(encoding="utf-8")
+    text = _shipped_cell_without_limits()
     window = 'voltage_min = "2.5 V"\nvoltage_max = "4.4 V"\ncurrent_max = "1 mA"\n'
     return write(text.replace("\n[sim]", f"\n{window}\n[sim]", 1), "cell.toml")
 
@@ -116,7 +123,7 @@ def test_current_above_the_cells_current_max(write: Writer, windowed_cell: Path)
 
 
 def test_cell_window_fields_are_checked(write: Writer) -> None:
-    text = (cells_dir() / "ncm622-coin.toml").read_text(encoding="utf-8")
+    text = _shipped_cell_without_limits()
     bad = text.replace(
         "\n[sim]", '\nvoltage_min = "4.3 V"\nvoltage_max = "3 V"\ncurrent_max = "2 V"\n[sim]', 1
     )
@@ -131,7 +138,7 @@ def test_cell_window_fields_are_checked(write: Writer) -> None:
 
 
 def test_cell_current_max_as_a_c_rate(write: Writer) -> None:
-    text = (cells_dir() / "ncm622-coin.toml").read_text(encoding="utf-8")
+    text = _shipped_cell_without_limits()
     cell = write(text.replace("\n[sim]", '\ncurrent_max = "1C"\n[sim]', 1), "cell.toml")
     load_plan(str(write(PROTOCOL)), str(cell), {"rate": "1C"})
     errors = errors_of(write(PROTOCOL), cell, rate="2C")
@@ -339,3 +346,28 @@ def test_a_refused_run_writes_nothing(
     assert err.startswith(f"{path}:{CCCV_LINE + 4}: steps[1].steps[1].voltage: the step holds")
     with sqlite3.connect(db) as connection:
         assert connection.execute("SELECT count(*) FROM runs").fetchone() == (0,)
+
+
+def test_submit_refuses_what_the_channel_does_not_allow_and_queues_nothing(
+    write: Writer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lab = write(LAB, "lab.toml")
+    db = tmp_path / "runs.db"
+    args = [
+        "submit",
+        "ccd-ramp",
+        "--cell",
+        "li-qse-li",
+        "--channel",
+        "sim:1",
+        "--db",
+        f"sqlite:///{db}",
+    ]
+    assert main(["--config", str(lab), *args, "--set", "max=10 mA/cm^2"]) == 2
+    err = capsys.readouterr().err
+    assert re.search(r"ccd-ramp\.toml:\d+: ", err) and "10 mA" in err, err
+    assert not db.exists() or sqlite3.connect(db).execute(
+        "SELECT count(*) FROM runs"
+    ).fetchone() == (0,)
+    assert main(["--config", str(lab), *args]) == 0  # within the limits: queued
+    assert sqlite3.connect(db).execute("SELECT count(*) FROM runs").fetchone() == (1,)
