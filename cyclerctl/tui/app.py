@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import quote
 
+from sqlalchemy import make_url
 from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
@@ -19,6 +22,7 @@ from cyclerctl.tui.screens.detail import DetailScreen
 from cyclerctl.tui.screens.history import HistoryScreen
 from cyclerctl.tui.screens.launch import LaunchScreen
 from cyclerctl.tui.screens.overview import OverviewScreen
+from cyclerctl.tui.screens.polling import describe_failure
 from cyclerctl.tui.widgets.dialogs import ConfirmScreen, OperatorScreen
 
 _VERB = {"pause": "Pause", "resume": "Resume", "stop": "Stop"}
@@ -38,6 +42,7 @@ class CyclerApp(App[int]):
         self.read_only = read_only
         self.operator_hint = operator_hint
         self.operator: str | None = None  # asked once per session
+        self._detail: DetailScreen | None = None
 
     def on_mount(self) -> None:
         self.push_screen("overview")
@@ -71,8 +76,24 @@ class CyclerApp(App[int]):
     @work(thread=True, group="open")
     def _open_latest(self, channel: str, run_id: int | None) -> None:
         if run_id is None:
-            run_id = self.lab.latest_run_on(channel)
-        self.call_from_thread(self.push_screen, DetailScreen(run_id, channel))
+            try:
+                run_id = self.lab.latest_run_on(channel)
+            except Exception as exc:  # the database is gone or locked: say so, keep running
+                self.call_from_thread(self.notify, f"{channel}: {describe_failure(exc)}",
+                                      severity="error")  # fmt: skip
+                return
+        self.call_from_thread(self.show_run, run_id, channel)
+
+    def show_run(self, run_id: int | None, channel: str) -> None:
+        """Push the run's detail: one DetailScreen, installed once and reused (see
+        DetailScreen.load)."""
+        screen = self._detail
+        if screen is None:
+            screen = self._detail = DetailScreen(run_id, channel)
+            self.install_screen(screen, name="detail")
+        else:
+            screen.load(run_id, channel)
+        self.push_screen(screen)
 
     def launch_on(self, row: ChannelRow) -> None:
         if self._refuse_read_only():
@@ -108,13 +129,39 @@ class CyclerApp(App[int]):
             message = exc.args[0] if exc.args else str(exc)
             self.call_from_thread(self.notify, f"{kind}: {message}", severity="error")
             return
+        except Exception as exc:  # the database: the command was not recorded, say so
+            self.call_from_thread(self.notify, f"{kind} NOT sent: {describe_failure(exc)}",
+                                  severity="error")  # fmt: skip
+            return
         self.call_from_thread(
             self.notify, f"run {run_id}: {kind} sent (command {command_id}, {operator})"
         )
 
 
+def read_only_url(db_url: str) -> str:
+    """The URL opened so that the database itself refuses writes: SQLite ``mode=ro``
+    (the file must exist: nothing is created), PostgreSQL read-only transactions."""
+    url = make_url(db_url)
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        database = url.database or ""
+        if database in ("", ":memory:") or database.startswith("file:"):
+            return db_url  # in memory there is nothing to protect; a URI is taken as given
+        path = Path(database).expanduser().resolve()
+        uri = f"file:{quote(str(path))}?mode=ro"
+        return url.set(database=uri, query={**url.query, "uri": "true"}).render_as_string(
+            hide_password=False
+        )
+    if backend == "postgresql":
+        options = "-c default_transaction_read_only=on"
+        if "options" in url.query:
+            options = f"{url.query['options']} {options}"
+        return url.update_query_dict({"options": options}).render_as_string(hide_password=False)
+    return db_url
+
+
 def make_app(db_url: str, config: Config, *, read_only: bool = False) -> CyclerApp:
-    store = Store.open(db_url)
+    store = Store.open(read_only_url(db_url) if read_only else db_url)
     return CyclerApp(
         LabData(store, config),
         read_only=read_only,

@@ -9,11 +9,13 @@ comes from small tables (channel_latest, runs, steps, daemons); samples are page
 from __future__ import annotations
 
 import math
+import os
 import socket
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
+from urllib.parse import unquote
 
 from sqlalchemy import select
 
@@ -67,6 +69,9 @@ class ChannelRow:
     elapsed_s: float | None = None
     eta_s: float | None = None
     queued: int = 0
+    #: why the run stopped when the operator must know at a glance (``V>4.4 V`` for a
+    #: safety stop); None otherwise
+    alarm: str | None = None
 
     @property
     def instrument(self) -> str:
@@ -99,12 +104,41 @@ class RunDetail:
     results: dict[str, Result]
     plan: list[dict[str, Any]] = field(default_factory=list)  # the compiled plan's steps
     current_plan_index: int | None = None  # Step.index in ``plan`` of the step running now
+    alarm: str | None = None  # the breached limit of a safety stop (``V>4.4 V``)
 
 
 @dataclass(frozen=True, slots=True)
 class HistoryRow:
     run: RunInfo
     key_results: str
+
+
+#: a safety limit's quantity → (what, comparison, unit shown, scale from SI, offset)
+_LIMIT_FORMS: dict[str, tuple[str, str, str, float, float]] = {
+    "voltage_max": ("V", ">", "V", 1.0, 0.0),
+    "voltage_min": ("V", "<", "V", 1.0, 0.0),
+    "current_max": ("|I|", ">", "mA", 1e3, 0.0),
+    "temperature_max": ("T", ">", "°C", 1.0, -273.15),
+}
+
+
+def limit_text(quantity: str, value: Any) -> str:
+    """A breached safety limit as the lab writes it: ``V>4.4 V``, ``|I|>5 mA``."""
+    what, sign, unit, scale, offset = _LIMIT_FORMS.get(quantity, (quantity, "", "", 1.0, 0.0))
+    if not isinstance(value, int | float) or not math.isfinite(value):
+        return f"{what}{sign}?".strip() if sign else quantity
+    return f"{what}{sign}{value * scale + offset:.4g} {unit}".rstrip()
+
+
+def safety_reason(events: Sequence[EventRecord], end_reason: str | None) -> str:
+    """What stopped a run on a safety limit, from its latest ``safety`` event (the limit
+    and its value), else from the run's end reason (``safety:voltage_max``)."""
+    for event in reversed(events):
+        if event.kind == "safety":
+            data = event.data or {}
+            return limit_text(str(data.get("limit", "")), data.get("value"))
+    quantity = (end_reason or "").removeprefix("safety:")
+    return limit_text(quantity, None) if quantity else "limit"
 
 
 def _finite(value: Any) -> float | None:
@@ -134,6 +168,21 @@ class LabData:
         self.host = host if host is not None else socket.gethostname()
         self._results_cache: dict[int, dict[str, Result]] = {}
         self._plan_cache: dict[int, list[dict[str, Any]]] = {}
+        self._alarm_cache: dict[int, str] = {}  # run id → its safety reason (never changes)
+        self._file = _sqlite_file_identity(store)
+
+    def check_database(self) -> None:
+        """Raise if the SQLite file this session opened was removed or replaced: the open
+        connections would go on reading the deleted file and show it as live."""
+        if self._file is None:
+            return
+        path, identity = self._file
+        try:
+            stat = os.stat(path)
+        except OSError as exc:
+            raise OSError(f"database file {path} is gone ({exc.strerror})") from exc
+        if (stat.st_dev, stat.st_ino) != identity:
+            raise OSError(f"database file {path} was replaced by another file")
 
     # -- overview ---------------------------------------------------------------------------
 
@@ -142,6 +191,7 @@ class LabData:
 
     def overview(self) -> list[ChannelRow]:
         """Every channel: the config's, every daemon's, and every one with a status row."""
+        self.check_database()
         now = self.clock()
         stale_after = self.config.daemon.stale_after_s
         daemons = self.store.daemons()
@@ -154,8 +204,18 @@ class LabData:
         names = set(rows) | set(served) | set(self.config.channel_names)
         out = []
         for name in sorted(names, key=channel_order):
-            out.append(self._channel_row(name, rows.get(name), served.get(name), alive))
+            row = self._channel_row(name, rows.get(name), served.get(name), alive)
+            if row.status == "safety_stop" and row.run_id is not None:
+                row = replace(row, alarm=self._safety_reason(row.run_id))
+            out.append(row)
         return out
+
+    def _safety_reason(self, run_id: int) -> str:
+        if run_id not in self._alarm_cache:
+            run = self.store.get_run(run_id)
+            events = self.store.events(run_id)
+            self._alarm_cache[run_id] = safety_reason(events, run.end_reason if run else None)
+        return self._alarm_cache[run_id]
 
     @staticmethod
     def _channel_row(
@@ -286,6 +346,7 @@ class LabData:
         return self._plan_cache[run_id]
 
     def detail(self, run_id: int) -> RunDetail | None:
+        self.check_database()
         run = self.store.get_run(run_id)
         if run is None:
             return None
@@ -295,16 +356,19 @@ class LabData:
         current_index = None if running is None else running.plan_index
         if run.status in TERMINAL_STATUSES:
             current = current_index = None
+        events = self.store.events(run_id)
+        alarm = safety_reason(events, run.end_reason) if run.status == "safety_stop" else None
         return RunDetail(
             run=run,
             trace=self.trace(run_id),
             nyquist=self.nyquist(run_id),
             steps=steps,
             current_step=current,
-            events=self.store.events(run_id)[-100:],
+            events=events[-100:],
             results=self.results(run_id, finished=run.status in TERMINAL_STATUSES),
             plan=self.plan(run_id),
             current_plan_index=current_index,
+            alarm=alarm,
         )
 
     def latest_run_on(self, channel: str) -> int | None:
@@ -323,6 +387,7 @@ class LabData:
 
     def history(self, limit: int = 200) -> list[HistoryRow]:
         """Finished runs, newest first, with their key results."""
+        self.check_database()
         table = models.runs
         query = (
             select(table.c.id)
@@ -349,6 +414,22 @@ class LabData:
 
     def command(self, run_id: int, kind: str, *, operator: str) -> int:
         return self.store.issue_command(run_id, kind, operator=operator, host=self.host)
+
+
+def _sqlite_file_identity(store: Store) -> tuple[str, tuple[int, int]] | None:
+    """(path, (device, inode)) of a SQLite database file, None for other databases."""
+    url = store.engine.url
+    database = url.database or ""
+    if url.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return None
+    path = database
+    if database.startswith("file:"):  # a URI (read-only sessions): file:/path?mode=ro
+        path = unquote(database.removeprefix("file:").split("?", 1)[0])
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return path, (stat.st_dev, stat.st_ino)
 
 
 def key_results(results: dict[str, Result], limit: int = 3) -> str:

@@ -31,5 +31,8 @@ def test_bench_quick_runs_and_prints_machine_and_figures() -> None:
         "daemon memory, 16 sim channels",
         "baseline: same daemon and channels, no runs: peak RSS MB",
         "commit lag p50 / p99 / max",
+        "tui baseline: raw status query (Store.channel_status)",
+        "tui whole frame, read asked -> frame written",
+        "tui keypress to effect",
     ):
         assert figure in out.stdout, figure

@@ -205,3 +205,35 @@ async def test_read_only_refuses_launch_and_commands(make_app: MakeApp, lab_url:
         assert "READ-ONLY" in str(app.screen.query_one("#title", Static).content)
     with Store.open(lab_url) as store:
         assert store.commands(3) == []
+
+
+@sync
+async def test_one_detail_screen_serves_every_run_without_leftovers(make_app: MakeApp) -> None:
+    from cyclerctl.tui.widgets.run_tables import EventTable, PlanTable
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: table(app).row_count == 4)
+        await pilot.press("enter")  # sim:1: li-cu-ce, 8 steps
+        await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.detail)
+        first = app.screen
+        assert isinstance(first, DetailScreen) and first.detail is not None
+        assert first.query_one(StepTable).row_count == 8
+        await pilot.press("escape", "down", "enter")  # sim:2: the EIS run
+        await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.detail)
+        screen = app.screen
+        assert screen is first  # the same screen, built once
+        assert isinstance(screen, DetailScreen) and screen.detail is not None
+        run = screen.detail.run
+        assert run.channel == "sim:2" and f"run {run.id}" in str(
+            screen.query_one("#head", Static).content
+        )
+        lab = app.lab
+        assert screen.query_one(StepTable).row_count == len(lab.steps(run.id))
+        assert screen.query_one(PlanTable).row_count == len(lab.plan(run.id))
+        assert screen.query_one(EventTable).row_count == len(lab.store.events(run.id)[-100:])
+        assert screen.query_one(NyquistPlot).display
+        await pilot.press("escape", "down", "down", "enter")  # sim:4: never ran
+        await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen))
+        assert app.screen.query_one(StepTable).row_count == 0
+        assert "no run yet" in str(app.screen.query_one("#head", Static).content)

@@ -59,3 +59,46 @@ async def test_detail_shows_the_plan_with_the_running_step_marked(tmp_path: Path
             assert table.row_count == len(detail.plan) and table.marked == 0
     finally:
         store.close()
+
+
+@sync
+async def test_the_frame_benchmark_times_every_phase_of_real_refreshes(tmp_path: Path) -> None:
+    from bench.tui import frame_costs
+
+    url = build_lab(tmp_path / "lab.db", 24)
+    store = Store.open(url)
+    try:
+        times = await frame_costs(url, LabData(store, Config(), clock=lambda: NOW), 5)
+    finally:
+        store.close()
+    phases = (times.fetch, times.handoff, times.apply, times.wait, times.paint, times.frame)
+    assert all(len(phase) == 5 for phase in phases)
+    assert all(value >= 0 for phase in phases for value in phase)
+    for i in range(5):  # the phases are consecutive parts of the frame
+        assert times.fetch[i] + times.apply[i] + times.paint[i] <= times.frame[i]
+
+
+@sync
+async def test_a_wait_that_cannot_end_fails_instead_of_hanging(tmp_path: Path) -> None:
+    import pytest
+
+    from bench.tui import BenchError, until
+
+    def boom() -> None:
+        raise RuntimeError("a handler raised")
+
+    url = build_lab(tmp_path / "lab.db", 8)
+    store = Store.open(url)
+    try:
+        app = CyclerApp(LabData(store, Config(), clock=lambda: NOW), read_only=True)
+        with pytest.raises(RuntimeError, match="a handler raised"):  # run_test re-raises it
+            async with app.run_test(size=(100, 30)):
+                with pytest.raises(BenchError, match="never: not reached within 0 s"):
+                    await until(app, lambda: False, "never", timeout=0.2)
+                # an app that failed, as when a worker raised (what once left a full run
+                # spinning for ever): the wait ends at once and says why
+                app.call_later(boom)
+                with pytest.raises(BenchError, match="a handler raised"):
+                    await until(app, lambda: False, "the overview", timeout=60)
+    finally:
+        store.close()

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from cyclerctl.store import TERMINAL_STATUSES
-from cyclerctl.tui.data import RunDetail
+from cyclerctl.tui.data import RunDetail, Trace
 from cyclerctl.tui.format import duration
 from cyclerctl.tui.screens.polling import PollingScreen
 from cyclerctl.tui.widgets.plots import NyquistPlot, TracePlot
@@ -74,6 +75,28 @@ class DetailScreen(PollingScreen):
         self.query_one(NyquistPlot).display = False
         super().on_mount()
 
+    def load(self, run_id: int | None, channel: str) -> None:
+        """Show another run in this screen. The app keeps one detail screen and reuses it:
+        building one (about 40 widgets and their CSS) held the UI thread ~0.3 s, and a key
+        pressed meanwhile (escape right after enter) waited that long."""
+        self.run_id = run_id
+        self.channel = channel
+        self.detail = None
+        self._drawn = False
+        if not self.is_mounted:
+            return
+        self.query_one("#head", Static).update(f"{channel}: reading…" if run_id else
+                                               f"{channel}: no run yet")  # fmt: skip
+        self.query_one(TabbedContent).active = "plots"
+        for plot in self.query(TracePlot):
+            plot.display = True
+            plot.show_trace(Trace())
+        self.query_one(NyquistPlot).display = False
+        self.query_one(PlanTable).reset()
+        self.query_one(StepTable).reset()
+        self.query_one(EventTable).reset()
+        self.query_one(ResultsView).show_results({})
+
     def fetch(self) -> Any:
         if self.run_id is None:
             return None
@@ -85,14 +108,19 @@ class DetailScreen(PollingScreen):
         if data is None or (data is self.detail and self._drawn):
             return
         detail: RunDetail = data
+        if detail.run.id != self.run_id:  # a read for the run shown before this one
+            return
         self.detail = detail
         self._drawn = True
         run = detail.run
         trace = detail.trace
         elapsed = trace.t[-1] if trace.t else None
         reason = f" ({run.end_reason})" if run.end_reason else ""
+        status = f"[b]{run.status}[/b]{reason}"
+        if detail.alarm is not None:  # a safety stop: the limit it broke, in alarm colours
+            status = f"[b white on red] SAFETY STOP: {detail.alarm} [/] (see Events)"
         self.query_one("#head", Static).update(
-            f"[b]{run.channel}[/b] run {run.id} [b]{run.status}[/b]{reason}  {run.protocol_name}"
+            f"[b]{run.channel}[/b] run {run.id} {status}  {run.protocol_name}"
             f"  by {run.operator}\n{run.cell_name}  t={duration(elapsed)}"
             f"  ETA={duration(self._eta(detail, elapsed))}  {trace.total_points} pts"
         )
@@ -111,6 +139,15 @@ class DetailScreen(PollingScreen):
         self.query_one(ResultsView).show_results(detail.results)
 
     _drawn = False
+
+    def show_problem(self, problem: str | None) -> None:
+        if problem is None:
+            self._drawn = False  # the next read redraws the head
+            return
+        self.query_one("#head", Static).update(
+            f"[b white on red] DATABASE: {escape(problem)} [/]\n"
+            f"{self.channel}: the values below are the last ones read"
+        )
 
     @staticmethod
     def _eta(detail: RunDetail, elapsed: float | None) -> float | None:

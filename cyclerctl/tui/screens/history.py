@@ -80,10 +80,11 @@ class HistoryScreen(PollingScreen):
         run_id = int(event.row_key.value)
         run = next((r for r in self._runs() if r == run_id), None)
         if run is not None:
-            from cyclerctl.tui.screens.detail import DetailScreen
+            from cyclerctl.tui.app import CyclerApp
 
             channel = str(self.query_one(DataTable).get_cell(str(run_id), "channel"))
-            self.app.push_screen(DetailScreen(run_id, channel))
+            assert isinstance(self.app, CyclerApp)
+            self.app.show_run(run_id, channel)
 
     def _runs(self) -> set[int]:
         return self._shown

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Footer, Static
@@ -51,6 +52,7 @@ class OverviewScreen(PollingScreen):
         self.rows: list[ChannelRow] = []
         self.state_filter = "all"
         self.instrument_filter = "all"
+        self._title = ""
 
     @property
     def lab_app(self) -> CyclerApp:
@@ -87,10 +89,18 @@ class OverviewScreen(PollingScreen):
             counts[row.state] = counts.get(row.state, 0) + 1
         summary = " ".join(f"{n} {state}" for state, n in sorted(counts.items()))
         mode = " [b]READ-ONLY[/b]" if self.lab_app.read_only else ""
-        self.query_one("#title", Static).update(
+        title = (
             f"[b]cyclerctl[/b]{mode}  filter: {self.state_filter}/{self.instrument_filter}"
             f"  {summary}"
         )
+        if self.problem is not None:  # the values below are the last ones read
+            title = f"[b white on red] DATABASE: {escape(self.problem)} [/]  {title}"
+        if title != self._title:  # an update re-lays out the whole screen: only on a change
+            self._title = title
+            self.query_one("#title", Static).update(title)
+
+    def show_problem(self, problem: str | None) -> None:
+        self._show_title()
 
     def selected(self) -> ChannelRow | None:
         channel = self.query_one(ChannelTable).selected_channel

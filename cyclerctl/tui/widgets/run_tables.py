@@ -74,6 +74,11 @@ class PlanTable(DataTable[str | Text]):
         for label in ("", "#", "step", "kind", "setpoint", "ends"):
             self.add_column(label, key=label or "mark")
 
+    def reset(self) -> None:
+        """Empty, for another run."""
+        self.clear()
+        self._shown = {}
+
     def show_plan(self, plan: list[dict[str, Any]], current: int | None) -> None:
         wanted: dict[int, tuple[str, ...]] = {}
         for position, step in enumerate(plan):
@@ -117,6 +122,11 @@ class StepTable(DataTable[str | Text]):
         for label in ("", "#", "step", "cyc", "start", "took", "end", "chg mAh", "dis mAh"):
             self.add_column(label, key=label or "mark")
 
+    def reset(self) -> None:
+        """Empty, for another run."""
+        self.clear()
+        self._shown = {}
+
     def show_steps(self, steps: list[StepRecord], current: int | None) -> None:
         wanted: dict[int, tuple[str, ...]] = {}
         for s in steps:
@@ -159,6 +169,11 @@ class EventTable(DataTable[str | Text]):
     def on_mount(self) -> None:
         for label in ("t", "severity", "kind", "message"):
             self.add_column(label, key=label)
+
+    def reset(self) -> None:
+        """Empty, for another run."""
+        self.clear()
+        self._ids = set()
 
     def show_events(self, events: list[EventRecord]) -> None:
         for i, event in enumerate(events):
