@@ -50,32 +50,41 @@ def _daemon_child() -> int | None:
     return None
 
 
-def _hwm_mb(pid: int) -> float | None:
+def _status(pid: int) -> tuple[float, int] | None:
+    """VmHWM (MB) and thread count of a live process, from /proc (None: it has exited)."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return None
+        fields = dict(
+            line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+        )
+        return int(fields["VmHWM"].split()[0]) / 1024.0, int(fields["Threads"])
+    except (OSError, KeyError, ValueError):
+        return None
 
 
 def with_peak(measure: Callable[[], T]) -> tuple[T, float]:
     """``measure()``'s result and the peak resident MB of the daemon it started."""
+    result, peak, _threads = with_peaks(measure)
+    return result, peak
+
+
+def with_peaks(measure: Callable[[], T]) -> tuple[T, float, int]:
+    """``measure()``'s result, the peak resident MB and the most threads of its daemon."""
     peak = 0.0
+    threads = 0
     done = threading.Event()
 
     def watch() -> None:
-        nonlocal peak
+        nonlocal peak, threads
         pid: int | None = None
         while not done.is_set():
             pid = pid or _daemon_child()
             if pid is not None:
-                mb = _hwm_mb(pid)
-                if mb is None:  # exited: a later daemon may be another child
+                status = _status(pid)
+                if status is None:  # exited: a later daemon may be another child
                     pid = None
                 else:
-                    peak = max(peak, mb)
+                    peak = max(peak, status[0])
+                    threads = max(threads, status[1])
             done.wait(0.2)
 
     watcher = threading.Thread(target=watch, name="bench-vmhwm", daemon=True)
@@ -85,17 +94,17 @@ def with_peak(measure: Callable[[], T]) -> tuple[T, float]:
     finally:
         done.set()
         watcher.join()
-    return result, peak
+    return result, peak, threads
 
 
 def run(channels: int, window_s: float) -> list[tuple[str, str]]:
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "idle"
         base.mkdir()
-        idle_cpu, idle_mb = with_peak(lambda: daemon.idle(base, channels, window_s))
+        idle_cpu, idle_mb, idle_threads = with_peaks(lambda: daemon.idle(base, channels, window_s))
         busy = Path(tmp) / "loaded"
         busy.mkdir()
-        got, peak_mb = with_peak(lambda: daemon.loaded(busy, channels, window_s))
+        got, peak_mb, threads = with_peaks(lambda: daemon.loaded(busy, channels, window_s))
     mem_ok = "ok" if peak_mb <= PEAK_TARGET_MB else "MISSED"
     cpu_ok = "ok" if got["cpu"] <= CPU_TARGET else "MISSED"
     lag_ok = "ok" if got["lag_p99"] <= LAG_P99_TARGET_S else "MISSED"
@@ -122,6 +131,10 @@ def run(channels: int, window_s: float) -> list[tuple[str, str]]:
         (
             "  points stored per wall second (expected = channels)",
             f"{got['points_per_s']:.1f}",
+        ),
+        (
+            "  daemon threads, most seen: loaded; baseline no runs (one store writer for all)",
+            f"{threads}; {idle_threads}",
         ),
     ]
 

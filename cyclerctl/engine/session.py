@@ -6,15 +6,26 @@ stopped, and everything measured up to then committed. A run never dies silently
 
 The one exception is a detached run (the daemon shutting down): it keeps its status
 (running or paused) and its checkpoint, for the next daemon to resume.
+
+When the database has been unwritable so long that the store's writer holds as many points
+as it may (StoreBacklogFull), the run stops at that safe point: the channel at rest, a
+``store`` alarm event carrying the end reason ``store:backlog-full``, the run ``failed``.
+Event and status reach the database once it is writable again: the writer holds the event
+with the points, and the status is retried until it is stored or the process is told to
+stop (detach). A daemon that restarts before the status got through finds the event and
+ends the run with that reason instead of resuming it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
+import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from cyclerctl.drivers.base import Chamber, Channel
 from cyclerctl.engine.control import RunControl
@@ -23,7 +34,24 @@ from cyclerctl.engine.resume import ResumePoint
 from cyclerctl.engine.runner import DETACHED, ChannelRunner, RunOutcome
 from cyclerctl.plan import Plan, SafetyLimit
 from cyclerctl.reanalysis import reanalyse
-from cyclerctl.store import EventRecord, RunInfo, StepRecord, Store
+from cyclerctl.store import (
+    EventRecord,
+    RunInfo,
+    RunWriter,
+    StepRecord,
+    Store,
+    StoreBacklogFull,
+    WriterError,
+)
+from cyclerctl.store.writer import BACKLOG_FULL_REASON, OUTAGE_EVENT, is_unwritable
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: End reason of a run whose data the store refused (a writer fault that was not the run's).
+WRITER_FAILED_REASON = "store:writer-failed"
+#: Seconds between two tries of a write the database refused (unwritable), at most.
+RETRY_MAX_S = 5.0
 
 #: Exit codes of `cyclerctl run` by final status (2 is bad input, decided before a run exists).
 EXIT_CODE = {"completed": 0, "safety_stop": 1, "failed": 1, "stopped": 3, "interrupted": 3}
@@ -84,10 +112,24 @@ def drive_run(
     """
 
     def follow(state: str) -> None:
-        if state == "paused":
-            writer.flush(timeout=30.0)  # paused means: everything up to the pause is stored
-        store.set_status(run.id, state)
+        try:
+            if state == "paused" and not writer.database_unwritable:
+                writer.flush(timeout=30.0)  # paused means: everything up to the pause is stored
+            store.set_status(run.id, state)
+        except Exception as exc:
+            if not is_unwritable(exc):
+                raise
+            # the cell is already at rest (or running again): the data is held by the
+            # writer, and the run's final status is retried when it ends
+            log.warning("run %s: could not record %s, the database is unwritable", run.id, state)
 
+    control = control or RunControl()
+    stopped_earlier = _backlog_stop(store, run.id)
+    if stopped_earlier is not None:
+        # a daemon before this one stopped the run (backlog full) but could not record its
+        # status: end it now with that reason, do not resume it
+        outcome = RunOutcome("failed", BACKLOG_FULL_REASON, 0, 0, stopped_earlier)
+        return _finish(store, run, outcome, control, run_time_s=stopped_earlier)
     writer = store.open_writer(run.id, channel=run.channel)
     runner = ChannelRunner(
         plan,
@@ -115,42 +157,159 @@ def drive_run(
                 data={},
             )
         )
+    except StoreBacklogFull as full:
+        # a safe point: the block that hit the bound is held with the others; bring the
+        # cell to rest and say why, in the run's own data (held until the database is back)
+        stop_error = _stop(channel)
+        outcome = RunOutcome(
+            "failed", BACKLOG_FULL_REASON, runner.steps_run, runner.seq, runner.run_time_s
+        )
+        message = f"stopped: {full}"
+        if stop_error is not None:
+            message += f"; stopping the channel failed: {stop_error!r}"
+        writer.event(
+            EventRecord(
+                t=runner.run_time_s,
+                kind=OUTAGE_EVENT,
+                severity="alarm",
+                message=message,
+                data={"end_reason": BACKLOG_FULL_REASON, "run_time_s": runner.run_time_s},
+            )
+        )
     except Exception as exc:  # a driver or engine fault: record it, never lose the run
         _stop_quietly(channel)
         reason = f"error:{type(exc).__name__}"
         outcome = RunOutcome("failed", reason, runner.steps_run, runner.seq, runner.run_time_s)
-        writer.event(
+        _record(
+            store,
+            writer,
             EventRecord(
                 t=runner.run_time_s,
                 kind="error",
                 severity="alarm",
                 message=str(exc) or reason,
                 data={"traceback": traceback.format_exc(limit=8)},
-            )
+            ),
+            control,
         )
     finally:
-        writer.close()
+        if not _close(writer, control):
+            # told to stop while the database is unwritable: what the writer holds is lost
+            # with the process; the run keeps its last committed checkpoint for a restart
+            outcome = RunOutcome(
+                DETACHED, None, outcome.steps_run, outcome.points_stored, outcome.run_time_s
+            )
+    if writer.error is not None and outcome.status != DETACHED and outcome.status != "failed":
+        # the run went on, but what it measured after the writer's fault is not stored
+        outcome = RunOutcome(
+            "failed", WRITER_FAILED_REASON, outcome.steps_run, outcome.points_stored,
+            outcome.run_time_s,
+        )  # fmt: skip
+        fault = EventRecord(
+            t=runner.run_time_s,
+            kind="error",
+            severity="alarm",
+            message=f"the store refused this run's data: {writer.error!r}",
+        )
+        _retry(lambda: store.add_event(run.id, fault), control)
     if outcome.status == DETACHED:
         left = store.get_run(run.id)
         assert left is not None
         return RunReport(left, outcome)
+    return _finish(store, run, outcome, control, run_time_s=runner.run_time_s)
+
+
+def _finish(
+    store: Store, run: RunInfo, outcome: RunOutcome, control: RunControl, *, run_time_s: float
+) -> RunReport:
+    """Results, then the final status, each retried while the database is unwritable."""
     try:
         reanalyse(store, run.id, end_reason=outcome.end_reason)
     except Exception as exc:  # a result that cannot be computed must not lose the run
-        store.add_event(
-            run.id,
-            EventRecord(
-                t=runner.run_time_s,
-                kind="error",
-                severity="warning",
-                message=f"analysis failed: {type(exc).__name__}: {exc}",
-                data={"traceback": traceback.format_exc(limit=8)},
-            ),
+        event = EventRecord(
+            t=run_time_s,
+            kind="error",
+            severity="warning",
+            message=f"analysis failed: {type(exc).__name__}: {exc}",
+            data={"traceback": traceback.format_exc(limit=8)},
         )
-    store.set_status(run.id, outcome.status, end_reason=outcome.end_reason)
+        _retry(lambda: store.add_event(run.id, event), control)
+    stored = _retry(
+        lambda: store.set_status(run.id, outcome.status, end_reason=outcome.end_reason), control
+    )
+    if not stored:
+        outcome = RunOutcome(
+            DETACHED, None, outcome.steps_run, outcome.points_stored, outcome.run_time_s
+        )
     final = store.get_run(run.id)
     assert final is not None
     return RunReport(final, outcome)
+
+
+def _backlog_stop(store: Store, run_id: int) -> float | None:
+    """Run time of an earlier backlog-full stop of the run still active, else None."""
+    for event in reversed(store.events(run_id)):
+        if event.kind == OUTAGE_EVENT and event.data.get("end_reason") == BACKLOG_FULL_REASON:
+            run_time = event.data.get("run_time_s", event.t)
+            return float(run_time) if run_time is not None else 0.0
+    return None
+
+
+def _record(store: Store, writer: RunWriter, event: EventRecord, control: RunControl) -> None:
+    """The event behind the run's data; straight into the store if the writer has failed
+    (the fault being recorded may be the writer's own)."""
+    if writer.error is None:
+        writer.event(event)
+    else:
+        _retry(lambda: store.add_event(writer.run_id, event), control)
+
+
+def _close(writer: RunWriter, control: RunControl) -> bool:
+    """Close the run's writer: everything it holds committed. While the database is
+    unwritable this waits for it, until the process is told to stop (False). A writer that
+    failed has recorded nothing since its fault; that fault is the run's end reason."""
+    while True:
+        try:
+            writer.close(timeout=1.0)
+            return True
+        except WriterError as exc:
+            log.error("run %s: the writer failed: %s", writer.run_id, exc)
+            return True
+        except TimeoutError:
+            if control.detach_requested and writer.database_unwritable:
+                log.error(
+                    "run %s: the database is still unwritable and the daemon is stopping: "
+                    "points held for it are lost; it resumes from its last checkpoint",
+                    writer.run_id,
+                )
+                return False
+
+
+def _retry(write: Callable[[], T], control: RunControl) -> bool:
+    """``write()`` until it goes through (True), retried with backoff while the database
+    is unwritable, until the process is told to stop (False). Other errors propagate."""
+    delay = 0.1
+    while True:
+        try:
+            write()
+            return True
+        except Exception as exc:
+            if not is_unwritable(exc):
+                raise
+            if control.detach_requested:
+                log.error("database unwritable, giving up as the daemon stops: %s", exc)
+                return False
+            log.warning("database unwritable, retrying in %.1f s: %s", delay, exc)
+        time.sleep(delay)
+        delay = min(delay * 2, RETRY_MAX_S)
+
+
+def _stop(channel: Channel) -> Exception | None:
+    try:
+        channel.stop()
+    except Exception as exc:  # reported in the run's event; the run still ends
+        return exc
+    return None
 
 
 def _stop_quietly(channel: Channel) -> None:

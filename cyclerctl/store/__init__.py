@@ -1,8 +1,10 @@
 """The store: runs, samples, events and results in SQLite (WAL) or PostgreSQL.
 
-See DESIGN.md, "Store". ``Store.open(url)`` migrates to head; ``Store.open_writer`` starts
-the batched writer thread a running channel logs through. The daemon's queue, commands and
-heartbeats are Store methods too (submit_run, claim_next, issue_command, heartbeat, …).
+See DESIGN.md, "Store". ``Store.open(url)`` migrates to head; ``Store.open_writer`` gives a
+running channel its handle on the store's one batched writer thread (one connection, one
+transaction a second for every run; it holds points while the database is unwritable).
+The daemon's queue, commands and heartbeats are Store methods too (submit_run, claim_next,
+issue_command, heartbeat, …).
 """
 
 from cyclerctl.store.database import default_url
@@ -23,7 +25,7 @@ from cyclerctl.store.records import (
     StepRecord,
 )
 from cyclerctl.store.store import Store
-from cyclerctl.store.writer import RunWriter, WriterError
+from cyclerctl.store.writer import RunWriter, StoreBacklogFull, WriterError
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -42,6 +44,7 @@ __all__ = [
     "RunWriter",
     "StepRecord",
     "Store",
+    "StoreBacklogFull",
     "WriterError",
     "default_url",
 ]

@@ -7,13 +7,15 @@ point all commit in one transaction, so a crash can never leave the checkpoint a
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import Connection, Table, or_, select
+from sqlalchemy import Connection, Dialect, Table, bindparam, literal_column, or_, select
 
 from cyclerctl.store import models
 from cyclerctl.store.records import (
@@ -23,7 +25,7 @@ from cyclerctl.store.records import (
     StepRecord,
     utcnow,
 )
-from cyclerctl.store.upsert import insert_ignore_arrays_sql, insert_ignore_sql, upsert
+from cyclerctl.store.upsert import insert, insert_ignore_arrays_sql, insert_ignore_sql
 
 SAMPLE_COLUMNS = ("run_id", "seq", "t", "V", "I", "Q", "T_K", "step", "cycle")
 IMPEDANCE_COLUMNS = ("run_id", "seq", "step", "f", "Zre", "Zim", "V_dc", "T_K", "t")
@@ -97,80 +99,110 @@ class Batch:
 
     def write(self, connection: Connection, run_id: int, channel: str) -> None:
         """Execute every pending write on ``connection``, inside the caller's transaction."""
-        if self.samples:
-            block = np.concatenate(self.samples)
-            _insert_block(connection, models.samples, SAMPLE_COLUMNS, run_id, block, ("T",))
-            self._write_latest(connection, run_id, channel, block[-1])
-        if self.impedance:
-            block = np.concatenate(self.impedance)
-            _insert_block(
-                connection, models.impedance, IMPEDANCE_COLUMNS, run_id, block, ("V_dc", "T")
-            )
-        dialect = connection.dialect
-        for record in self.steps.values():
-            connection.execute(
-                upsert(models.steps, dialect, step_values(run_id, record), ("run_id", "step"))
-            )
-        if self.events:
-            connection.execute(
-                models.events.insert(), [event_values(run_id, e) for e in self.events]
-            )
-        if self.checkpoint is not None:
-            values = checkpoint_values(run_id, self.checkpoint)
-            connection.execute(upsert(models.checkpoints, dialect, values, ("run_id",)))
+        write_batches(connection, [(run_id, channel, self)])
 
-    @staticmethod
-    def _write_latest(connection: Connection, run_id: int, channel: str, last: np.void) -> None:
-        runs = models.runs
-        values = {
-            "channel": channel,
-            "run_id": run_id,
-            "t": float(last["t"]),
-            "V": float(last["V"]),
-            "I": float(last["I"]),
-            "Q": float(last["Q"]),
-            "T_K": _finite(float(last["T"])),
-            "step": int(last["step"]),
-            "cycle": int(last["cycle"]),
-            "status": select(runs.c.status).where(runs.c.id == run_id).scalar_subquery(),
-            "updated_at": utcnow(),
-        }
-        # A late batch of a run that has ended must not take the channel back from the run
-        # that holds it now: update only the run's own row, a free one, or an ended run's.
-        latest = models.channel_latest
-        active_runs = select(runs.c.id).where(runs.c.status.in_(ACTIVE_STATUSES))
-        # (uncorrelated: an ON CONFLICT clause cannot correlate a subquery to its table)
-        free_or_ours = or_(
-            latest.c.run_id == run_id,
-            latest.c.run_id.is_(None),
-            latest.c.run_id.not_in(active_runs),
-        )
+
+def write_batches(connection: Connection, batches: Sequence[tuple[int, str, Batch]]) -> None:
+    """Execute the pending writes of many runs — ``(run_id, channel, batch)`` — inside the
+    caller's transaction: one statement per table for all of them (256 channels cost a few
+    executemany calls a second, not a thousand statements)."""
+    samples = [(r, b.samples[0] if len(b.samples) == 1 else np.concatenate(b.samples))
+               for r, _c, b in batches if b.samples]  # fmt: skip
+    if samples:
+        _insert_blocks(connection, models.samples, SAMPLE_COLUMNS, samples, ("T",))
+        channel_of = {r: c for r, c, _b in batches}
         connection.execute(
-            upsert(latest, connection.dialect, values, ("channel",), where=free_or_ours)
+            _latest_statement(connection.dialect),
+            [_latest_values(r, channel_of[r], block[-1]) for r, block in samples],
         )
+    impedance = [(r, np.concatenate(b.impedance)) for r, _c, b in batches if b.impedance]
+    if impedance:
+        _insert_blocks(connection, models.impedance, IMPEDANCE_COLUMNS, impedance, ("V_dc", "T"))
+    steps = [step_values(r, record) for r, _c, b in batches for record in b.steps.values()]
+    if steps:
+        connection.execute(_upsert_statement(models.steps, connection.dialect), steps)
+    write_events(connection, [(r, e) for r, _c, b in batches for e in b.events])
+    checkpoints = [
+        checkpoint_values(r, b.checkpoint) for r, _c, b in batches if b.checkpoint is not None
+    ]
+    if checkpoints:
+        connection.execute(_upsert_statement(models.checkpoints, connection.dialect), checkpoints)
 
 
-def _insert_block(
+def write_events(connection: Connection, events: Sequence[tuple[int, EventRecord]]) -> None:
+    """Insert ``(run_id, event)`` pairs, in order, inside the caller's transaction."""
+    if events:
+        connection.execute(models.events.insert(), [event_values(r, e) for r, e in events])
+
+
+@functools.cache
+def _upsert_statement(table: Table, dialect: Dialect) -> Any:
+    """Insert, or update every non-key column of the row with the same primary key; for
+    executemany (one dict of every column per row)."""
+    key = [c.name for c in table.primary_key.columns]
+    statement = insert(table, dialect)
+    update = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in key}
+    return statement.on_conflict_do_update(index_elements=key, set_=update)
+
+
+@functools.cache
+def _latest_statement(dialect: Dialect) -> Any:
+    """The channel's newest point, for executemany. A late batch of a run that has ended
+    must not take the channel back from the run that holds it now: update only the run's
+    own row, a free one, or an ended run's."""
+    runs, latest = models.runs, models.channel_latest
+    status = select(runs.c.status).where(runs.c.id == bindparam("status_of_run"))
+    statement = insert(latest, dialect).values(status=status.scalar_subquery())
+    # literal statuses: an expanding IN parameter cannot go into executemany
+    active: list[Any] = [literal_column(f"'{status}'") for status in ACTIVE_STATUSES]
+    active_runs = select(runs.c.id).where(runs.c.status.in_(active))
+    # (uncorrelated: an ON CONFLICT clause cannot correlate a subquery to its table)
+    free_or_ours = or_(
+        latest.c.run_id == statement.excluded.run_id,
+        latest.c.run_id.is_(None),
+        latest.c.run_id.not_in(active_runs),
+    )
+    update = {c.name: statement.excluded[c.name] for c in latest.columns if c.name != "channel"}
+    return statement.on_conflict_do_update(
+        index_elements=["channel"], set_=update, where=free_or_ours
+    )
+
+
+def _latest_values(run_id: int, channel: str, last: np.void) -> dict[str, Any]:
+    return {
+        "channel": channel,
+        "run_id": run_id,
+        "t": float(last["t"]),
+        "V": float(last["V"]),
+        "I": float(last["I"]),
+        "Q": float(last["Q"]),
+        "T_K": _finite(float(last["T"])),
+        "step": int(last["step"]),
+        "cycle": int(last["cycle"]),
+        "status_of_run": run_id,
+        "updated_at": utcnow(),
+    }
+
+
+def _insert_blocks(
     connection: Connection,
     table: Table,
     columns: tuple[str, ...],
-    run_id: int,
-    block: NDArray[np.void],
+    blocks: Sequence[tuple[int, NDArray[np.void]]],
     nullable: tuple[str, ...],
 ) -> None:
-    """Insert a block's rows, skipping those already stored: the driver's executemany
-    (SQLite stores a NaN as NULL by itself), or one array statement on PostgreSQL."""
+    """Insert the blocks' rows (``(run_id, block)`` pairs), skipping those already stored:
+    the driver's executemany (SQLite stores a NaN as NULL by itself), or one array
+    statement on PostgreSQL."""
     dialect = connection.dialect
     if dialect.name == "postgresql":
-        connection.exec_driver_sql(
-            insert_ignore_arrays_sql(table, dialect, columns),
-            column_arrays(run_id, block, nullable),
-        )
+        arrays = [column_arrays(r, block, nullable) for r, block in blocks]
+        merged = tuple([v for a in arrays for v in a[i]] for i in range(len(columns)))
+        connection.exec_driver_sql(insert_ignore_arrays_sql(table, dialect, columns), merged)
     else:
-        connection.exec_driver_sql(
-            insert_ignore_sql(table, dialect, columns),
-            rows(run_id, block, nullable, nan_to_none=dialect.name != "sqlite"),
-        )
+        nan_to_none = dialect.name != "sqlite"
+        values = [row for r, block in blocks for row in rows(r, block, nullable, nan_to_none)]
+        connection.exec_driver_sql(insert_ignore_sql(table, dialect, columns), values)
 
 
 def step_values(run_id: int, record: StepRecord) -> dict[str, Any]:

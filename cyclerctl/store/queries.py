@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -12,7 +13,6 @@ from cyclerctl.store import models
 from cyclerctl.store.records import Checkpoint, EventRecord, Result, RunInfo, StepRecord
 from cyclerctl.store.upsert import select_run_sql
 
-CHUNK_ROWS = 65_536
 #: Row-dtype fields whose column is named differently (see models: T is T_K).
 COLUMN_OF_FIELD = {"T": "T_K"}
 
@@ -22,26 +22,29 @@ def fetch_run_rows(
 ) -> NDArray[np.void]:
     """Every row of ``run_id`` in ``table`` (samples, impedance) ordered by seq, as ``dtype``.
 
-    Plain driver cursor and tuples, chunk by chunk: no ORM, no Row objects, and the primary
-    key (run_id, seq) makes it one range scan. NULLs (unknown T) come back as NaN.
+    The driver's cursor straight into ``np.fromiter``: no ORM, no Row objects, no list of
+    tuples in between (a million points read back in less time than a raw ``fetchall``
+    into ``np.array``), and the primary key (run_id, seq) makes it one range scan. NULLs
+    (unknown T) come back as NaN. (Reading two halves on two threads was measured slower:
+    the threads queue for the interpreter on every row.)
     """
     names = [COLUMN_OF_FIELD.get(name, name) for name in dtype.names or ()]
     sql = select_run_sql(models.TABLES[table], engine.dialect, names)
-    chunks: list[NDArray[np.void]] = []
     connection = engine.raw_connection()
     try:
         cursor = connection.cursor()
         try:
             cursor.execute(sql, (run_id,))
-            while batch := cursor.fetchmany(CHUNK_ROWS):
-                chunks.append(np.array(batch, dtype=dtype))
+            rows: NDArray[np.void] = np.fromiter(
+                cast(Iterable[Any], cursor),  # a DB-API cursor iterates over its rows
+                dtype=dtype,
+                count=-1,
+            )
+            return rows
         finally:
             cursor.close()
     finally:
         connection.close()
-    if not chunks:
-        return np.empty(0, dtype=dtype)
-    return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
 
 
 def run_info(row: Row[Any]) -> RunInfo:

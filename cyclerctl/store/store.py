@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -30,7 +31,7 @@ from cyclerctl.store.records import (
     utcnow,
 )
 from cyclerctl.store.serialize import jsonable, plan_table
-from cyclerctl.store.writer import RunWriter
+from cyclerctl.store.writer import DEFAULT_BACKLOG_ROWS, RETRY_MAX_S, RunWriter, SharedWriter
 
 
 def _check_status(status: str) -> None:
@@ -39,16 +40,38 @@ def _check_status(status: str) -> None:
 
 
 class Store:
-    """Runs, their data and results. Thread-safe; each writer has its own connection."""
+    """Runs, their data and results. Thread-safe; every running channel's writer shares
+    one thread and one connection (:class:`SharedWriter`, started on the first open_writer).
 
-    def __init__(self, engine: Engine) -> None:
+    ``backlog_rows``: how many rows the writer may hold while the database is unwritable
+    before runs are stopped (StoreBacklogFull); ``retry_max_s``: the longest wait between
+    two tries to write to an unwritable database (the first is 0.1 s, doubling).
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        backlog_rows: int = DEFAULT_BACKLOG_ROWS,
+        retry_max_s: float = RETRY_MAX_S,
+    ) -> None:
         self.engine = engine
-        self._writers: set[RunWriter] = set()
+        self.backlog_rows = backlog_rows
+        self.retry_max_s = retry_max_s
+        self._shared: SharedWriter | None = None
+        self._shared_lock = threading.Lock()
 
     @classmethod
-    def open(cls, url: str | None = None) -> Store:
+    def open(
+        cls,
+        url: str | None = None,
+        *,
+        backlog_rows: int = DEFAULT_BACKLOG_ROWS,
+        retry_max_s: float = RETRY_MAX_S,
+    ) -> Store:
         """Open (creating if new) the database at ``url`` (default_url() if None), migrated."""
-        store = cls(database.make_engine(url or database.default_url()))
+        engine = database.make_engine(url or database.default_url())
+        store = cls(engine, backlog_rows=backlog_rows, retry_max_s=retry_max_s)
         store.upgrade()
         return store
 
@@ -60,13 +83,17 @@ class Store:
         """Apply alembic migrations up to head (does nothing when already there)."""
         database.upgrade(self.engine)
 
-    def close(self) -> None:
-        """Close writers still open (committing what they queued), then the engine."""
+    def close(self, timeout: float | None = None) -> None:
+        """Commit what every writer queued and stop the writer thread, then the engine.
+
+        While the database is unwritable that waits for it to recover: ``timeout`` bounds
+        the wait (TimeoutError; what is still held is then lost with the process).
+        """
         try:
-            for writer in list(self._writers):
-                self._writers.discard(writer)
-                if not writer.closed:
-                    writer.close()
+            with self._shared_lock:
+                shared, self._shared = self._shared, None
+            if shared is not None:
+                shared.close(timeout)
         finally:
             self.engine.dispose()
 
@@ -444,16 +471,22 @@ class Store:
         flush_interval_s: float = 1.0,
         max_rows: int = 20_000,
     ) -> RunWriter:
-        """Start a writer thread for the run, with its own connection."""
-        url = self.engine.url
-        if database.is_sqlite(url) and url.database in (None, "", ":memory:"):
-            raise ValueError("an in-memory SQLite database cannot be shared with a writer")
-        writer = RunWriter(
-            database.make_engine(self.engine.url, dedicated=True),
-            run_id,
-            channel=channel,
-            flush_interval_s=flush_interval_s,
-            max_rows=max_rows,
+        """A handle on the store's writer for the run: its writes are batched with every
+        other run's on one thread and connection (started here the first time)."""
+        return self.shared_writer().open(
+            run_id, channel=channel, flush_interval_s=flush_interval_s, max_rows=max_rows
         )
-        self._writers = {w for w in self._writers if not w.closed} | {writer}
-        return writer
+
+    def shared_writer(self) -> SharedWriter:
+        """The writer thread every run's handle feeds, started on first use."""
+        with self._shared_lock:
+            if self._shared is None or self._shared.stopped:
+                url = self.engine.url
+                if database.is_sqlite(url) and url.database in (None, "", ":memory:"):
+                    raise ValueError("an in-memory SQLite database cannot be shared with a writer")
+                self._shared = SharedWriter(
+                    database.make_engine(url, dedicated=True),
+                    backlog_rows=self.backlog_rows,
+                    retry_max_s=self.retry_max_s,
+                )
+            return self._shared

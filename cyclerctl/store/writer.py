@@ -1,30 +1,45 @@
-"""The batched writer: one thread and one connection per running channel.
+"""The batched writer: one thread and one connection per Store, serving every running channel.
 
-The engine's loop must never wait on the disk, so it only queues copies of its blocks and
-records; this thread commits them in one transaction per batch — when ``max_rows`` rows are
-pending, or ``flush_interval_s`` after the first pending item (so at least once a second
-while data flows), or on :meth:`RunWriter.flush`. Order is kept: a checkpoint commits
-together with, or after, every sample queued before it.
+The engine's loop must never wait on the disk, so it only hands copies of its blocks and
+records to its run's :class:`RunWriter`; the Store's one :class:`SharedWriter` thread takes
+what every run has pending and commits it all in ONE transaction — at least once every
+``flush_interval_s`` after a run's first pending item, sooner when a run has ``max_rows``
+rows pending, or on :meth:`RunWriter.flush`. Order is kept within a run: a checkpoint
+commits together with, or after, every sample queued before it. 256 channels at 1 point/s
+cost one commit a second, not 256.
 
-A failure on the thread is kept in :attr:`RunWriter.error`; from then on the writer accepts
-nothing and every call re-raises it, so data is never lost silently.
+A bad block from one run must not poison the others: when the shared transaction fails on
+something other than the database being unwritable, it is retried run by run and only the
+culprit's handle fails (:attr:`RunWriter.error`; from then on that handle accepts nothing
+and every call re-raises it, so data is never lost silently).
+
+When the database is unwritable (disk full, the file locked by someone else for minutes, a
+PostgreSQL server restarting) the writer holds what is pending, retries with backoff, and
+writes it when the database recovers — nothing dropped, nothing duplicated (rows whose seq
+is stored already are skipped), each outage recorded in every affected run as a ``store``
+event ("database unwritable for N s, M points held"). The points held are bounded
+(``backlog_rows``): past it, ``append_samples``/``append_impedance`` raise
+:class:`StoreBacklogFull` and the engine stops the run at a safe point; small records
+(events, steps, checkpoints) are still accepted so the stop itself can be recorded.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
-import queue
+import logging
 import threading
 import time
 import weakref
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy import Connection, Engine
+from sqlalchemy import exc as sa_exc
 
-from cyclerctl.store.batch import Batch
+from cyclerctl.store.batch import Batch, write_batches, write_events
 from cyclerctl.store.database import SQLITE_BEGIN
 from cyclerctl.store.records import (
     IMPEDANCE_ROW_DTYPE,
@@ -34,14 +49,37 @@ from cyclerctl.store.records import (
     StepRecord,
 )
 
+log = logging.getLogger(__name__)
+
+#: Rows the writer holds, for all runs together, while the database is unwritable.
+DEFAULT_BACKLOG_ROWS: Final = 2_000_000
+#: Retry delays while the database is unwritable: first, then doubling up to the last.
+RETRY_FIRST_S: Final = 0.1
+RETRY_MAX_S: Final = 5.0
+#: How long closing waits for an unwritable database before giving up what it holds.
+CLOSE_OUTAGE_S: Final = 30.0
+#: Event kind of an outage record (``store``) and end reason of a run stopped by a full backlog.
+OUTAGE_EVENT: Final = "store"
+BACKLOG_FULL_REASON: Final = "store:backlog-full"
+
 
 class WriterError(RuntimeError):
-    """The writer thread failed; ``__cause__`` is what it hit. Nothing after it was stored."""
+    """The writer failed for this run; ``__cause__`` is what it hit. Nothing after it was stored."""
 
 
-_FLUSH: Final = object()
-_CLOSE: Final = object()
-_OPEN_WRITERS: weakref.WeakSet[RunWriter] = weakref.WeakSet()
+class StoreBacklogFull(WriterError):
+    """The database has been unwritable so long that the points held reached the bound:
+    stop the run at a safe point (its data so far is held and will be written)."""
+
+
+def is_unwritable(exc: BaseException) -> bool:
+    """True when ``exc`` says the database cannot be written *now* (disk full, locked,
+    connection or server gone), rather than that the data is bad: retry later."""
+    if isinstance(exc, sa_exc.DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        return isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError)
+    return isinstance(exc, sa_exc.DisconnectionError | ConnectionError | TimeoutError)
 
 
 def _copy_block(block: NDArray[Any], dtype: np.dtype[Any], what: str) -> NDArray[np.void]:
@@ -51,11 +89,11 @@ def _copy_block(block: NDArray[Any], dtype: np.dtype[Any], what: str) -> NDArray
 
 
 class RunWriter:
-    """Writes one run's data from a background thread. Use as a context manager or close()."""
+    """One run's handle on the Store's shared writer. Use as a context manager or close()."""
 
     def __init__(
         self,
-        engine: Engine,
+        shared: SharedWriter,
         run_id: int,
         *,
         channel: str,
@@ -68,19 +106,15 @@ class RunWriter:
         self.channel = channel
         self.flush_interval_s = flush_interval_s
         self.max_rows = max_rows
-        self._engine = engine  # owned: disposed when the thread ends
-        self._queue: queue.SimpleQueue[tuple[int, object]] = queue.SimpleQueue()
-        self._lock = threading.Condition()
+        self._shared = shared
+        # the fields below are guarded by shared.lock
+        self._pending: list[object] = []  # items not yet taken by the thread, in order
+        self._pending_rows = 0
+        self._deadline: float | None = None  # commit by then (first pending + interval)
         self._queued = 0  # ticket of the newest queued item
         self._committed = 0  # every item up to this ticket is committed
         self._error: BaseException | None = None
         self._closing = False
-        self._stopped = False
-        self._thread = threading.Thread(
-            target=self._run, name=f"store-writer-{channel}-run{run_id}", daemon=True
-        )
-        self._thread.start()
-        _OPEN_WRITERS.add(self)
 
     # -- the caller's side ----------------------------------------------------------------
 
@@ -93,15 +127,24 @@ class RunWriter:
         """close() was called: the writer accepts nothing more."""
         return self._closing
 
+    @property
+    def database_unwritable(self) -> bool:
+        """The writer's last try to write failed because the database could not be written
+        (it is holding points and retrying)."""
+        return self._shared.outage_since is not None
+
     def append_samples(self, block: NDArray[Any]) -> None:
-        """Queue a SAMPLE_ROW_DTYPE block (copied). Rows whose seq is stored already are skipped."""
+        """Queue a SAMPLE_ROW_DTYPE block (copied). Rows whose seq is stored already are
+        skipped. StoreBacklogFull (the block is queued all the same) when the database has
+        been unwritable so long that the bound on points held is reached: stop the run."""
         if len(block):
-            self._put(("samples", _copy_block(block, SAMPLE_ROW_DTYPE, "samples")))
+            self._put(("samples", _copy_block(block, SAMPLE_ROW_DTYPE, "samples")), bounded=True)
 
     def append_impedance(self, block: NDArray[Any]) -> None:
         """Queue an IMPEDANCE_ROW_DTYPE block (copied)."""
         if len(block):
-            self._put(("impedance", _copy_block(block, IMPEDANCE_ROW_DTYPE, "impedance")))
+            copy = _copy_block(block, IMPEDANCE_ROW_DTYPE, "impedance")
+            self._put(("impedance", copy), bounded=True)
 
     def step_started(self, record: StepRecord) -> None:
         self._put(record)
@@ -116,15 +159,17 @@ class RunWriter:
         self._put(checkpoint)
 
     def flush(self, timeout: float | None = None) -> None:
-        """Block until everything queued so far is committed (TimeoutError after ``timeout``)."""
-        with self._lock:
+        """Block until everything queued so far is committed (TimeoutError after ``timeout``;
+        while the database is unwritable that is until it recovers)."""
+        shared = self._shared
+        with shared.lock:
             self._raise_if_failed()
             target = self._queued
             if self._committed >= target:
                 return
-            self._queue.put((0, _FLUSH))
-            done = self._lock.wait_for(
-                lambda: self._committed >= target or self._error is not None or self._stopped,
+            shared.request_commit()
+            done = shared.lock.wait_for(
+                lambda: self._committed >= target or self._error is not None or shared.stopped,
                 timeout,
             )
             self._raise_if_failed()
@@ -134,17 +179,14 @@ class RunWriter:
                 raise WriterError(f"writer for run {self.run_id} stopped before committing")
 
     def close(self, timeout: float | None = None) -> None:
-        """Commit what is queued, stop the thread, release the connection."""
-        with self._lock:
-            if not self._closing:
-                self._closing = True
-                self._queue.put((0, _CLOSE))
-        self._thread.join(timeout)
-        _OPEN_WRITERS.discard(self)
-        with self._lock:
-            self._raise_if_failed()
-        if self._thread.is_alive():
-            raise TimeoutError(f"writer for run {self.run_id} did not stop in {timeout} s")
+        """Commit what is queued and let go of the run (the shared thread goes on)."""
+        with self._shared.lock:
+            self._closing = True
+        try:
+            self.flush(timeout)
+        finally:
+            if self._error is not None or self._committed >= self._queued:
+                self._shared.forget(self)
 
     def __enter__(self) -> RunWriter:
         return self
@@ -152,13 +194,27 @@ class RunWriter:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _put(self, item: object) -> None:
-        with self._lock:
+    def _put(self, item: object, *, bounded: bool = False) -> None:
+        shared = self._shared
+        with shared.lock:
             self._raise_if_failed()
             if self._closing:
                 raise RuntimeError(f"writer for run {self.run_id} is closed")
+            rows = len(item[1]) if isinstance(item, tuple) else 1
+            self._pending.append(item)
+            self._pending_rows += rows
             self._queued += 1
-            self._queue.put((self._queued, item))
+            if self._deadline is None:
+                self._deadline = time.monotonic() + self.flush_interval_s
+            shared.added(self, rows)
+            if bounded and shared.backlog_full():
+                # the block is held with the rest (nothing measured is dropped); the bound
+                # is overshot by at most one block per run, since the run stops now
+                raise StoreBacklogFull(
+                    f"run {self.run_id} on {self.channel}: the database has been unwritable "
+                    f"for {shared.outage_s():.0f} s and {shared.held_rows} points are held "
+                    f"(the bound is {shared.backlog_rows})"
+                ) from shared.outage_cause
 
     def _raise_if_failed(self) -> None:
         if self._error is not None:
@@ -166,60 +222,320 @@ class RunWriter:
                 f"writer for run {self.run_id} on {self.channel} failed: {self._error!r}"
             ) from self._error
 
-    # -- the writer thread ----------------------------------------------------------------
 
-    def _run(self) -> None:
+@dataclass
+class _RunBatch:
+    """What the thread holds of one run: taken from its handle, not yet committed."""
+
+    writer: RunWriter
+    batch: Batch = field(default_factory=Batch)
+    newest: int = 0  # ticket of the newest item in the batch
+    points_held: int = 0  # sample rows held since the outage began
+
+
+class SharedWriter:
+    """The Store's one writer thread and connection. ``open(run_id, channel)`` a handle."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        backlog_rows: int = DEFAULT_BACKLOG_ROWS,
+        retry_first_s: float = RETRY_FIRST_S,
+        retry_max_s: float = RETRY_MAX_S,
+        close_outage_s: float = CLOSE_OUTAGE_S,
+    ) -> None:
+        if backlog_rows <= 0 or retry_first_s <= 0 or retry_max_s < retry_first_s:
+            raise ValueError("backlog_rows and retry delays must be positive, first ≤ max")
+        self.engine = engine  # owned: disposed when the thread ends
+        self.backlog_rows = backlog_rows
+        self.retry_first_s = retry_first_s
+        self.retry_max_s = retry_max_s
+        self.close_outage_s = close_outage_s
+        self.lock = threading.Condition()
+        # guarded by lock
+        self._writers: dict[int, RunWriter] = {}  # by id(): handles with work or open
+        self._due = False  # commit now: a flush, or a run reached max_rows
+        self._next_deadline: float | None = None
+        self._stopping = False
+        self.stopped = False
+        self.held_rows = 0  # rows queued or taken and not committed, all runs
+        self.outage_since: float | None = None  # monotonic; None: the database is writable
+        self.outage_cause: BaseException | None = None
+        self._connection: Connection | None = None
+        self._thread = threading.Thread(target=self._main, name="store-writer", daemon=True)
+        self._thread.start()
+        _OPEN_SHARED.add(self)
+
+    # -- handles (any thread) -------------------------------------------------------------
+
+    def open(
+        self, run_id: int, *, channel: str, flush_interval_s: float = 1.0, max_rows: int = 20_000
+    ) -> RunWriter:
+        writer = RunWriter(
+            self, run_id, channel=channel, flush_interval_s=flush_interval_s, max_rows=max_rows
+        )
+        with self.lock:
+            if self._stopping:
+                raise RuntimeError("the store's writer is closed")
+            self._writers[id(writer)] = writer
+        return writer
+
+    def forget(self, writer: RunWriter) -> None:
+        with self.lock:
+            self._writers.pop(id(writer), None)
+
+    def backlog_full(self) -> bool:  # with lock held
+        return self.outage_since is not None and self.held_rows >= self.backlog_rows
+
+    def outage_s(self) -> float:
+        since = self.outage_since
+        return 0.0 if since is None else time.monotonic() - since
+
+    def added(self, writer: RunWriter, rows: int) -> None:  # with lock held
+        self.held_rows += rows
+        deadline = writer._deadline
+        wake = False
+        if writer._pending_rows >= writer.max_rows and self.outage_since is None:
+            self._due = wake = True
+        if deadline is not None and (self._next_deadline is None or deadline < self._next_deadline):
+            self._next_deadline = deadline
+            wake = True
+        if wake:
+            self.lock.notify_all()
+
+    def request_commit(self) -> None:  # with lock held
+        self._due = True
+        self.lock.notify_all()
+
+    def close(self, timeout: float | None = None) -> None:
+        """Commit what every handle queued, stop the thread, release the connection.
+
+        TimeoutError after ``timeout``. While the database is unwritable, closing waits for
+        it ``close_outage_s`` at most (a process told to stop must stop), then gives up
+        with a WriterError saying how many points were lost.
+        """
+        with self.lock:
+            self._stopping = True
+            self.lock.notify_all()
+        began = time.monotonic()
+        while self._thread.is_alive():
+            waited = time.monotonic() - began
+            if timeout is not None and waited >= timeout:
+                raise TimeoutError(f"the store's writer did not stop in {timeout} s")
+            if self.outage_since is not None and waited >= self.close_outage_s:
+                _OPEN_SHARED.discard(self)
+                raise WriterError(
+                    f"closing with the database unwritable for {self.outage_s():.0f} s: "
+                    f"{self.held_rows} rows held are lost"
+                ) from self.outage_cause
+            self._thread.join(0.2 if timeout is None else min(0.2, timeout - waited))
+        _OPEN_SHARED.discard(self)
+
+    # -- the thread -----------------------------------------------------------------------
+
+    def _main(self) -> None:
+        held: dict[int, _RunBatch] = {}
+        delay = self.retry_first_s
         try:
-            with self._engine.connect() as connection:
-                connection.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
-                self._loop(connection)
-        except BaseException as exc:  # kept and re-raised on the caller's side
-            with self._lock:
-                self._error = exc
+            while True:
+                stopping = self._wait(delay)
+                self._take(held)
+                if held:
+                    if self._commit(held):
+                        delay = self.retry_first_s
+                    else:
+                        # unwritable: retry later, also when closing (close(timeout) is
+                        # the caller's bound on how long to wait for the database)
+                        delay = min(delay * 2, self.retry_max_s)
+                        continue
+                if stopping:
+                    with self.lock:
+                        if not any(w._pending for w in self._writers.values()):
+                            break
+        except BaseException as exc:  # a bug here: every handle learns of it
+            log.exception("store writer thread failed")
+            with self.lock:
+                for writer in self._writers.values():
+                    if writer._error is None and writer._committed < writer._queued:
+                        writer._error = exc
         finally:
-            with self._lock:
-                self._stopped = True
-                self._lock.notify_all()
-            self._engine.dispose()
+            self._drop_connection()
+            with self.lock:
+                self.stopped = True
+                self.lock.notify_all()
+            self.engine.dispose()
 
-    def _loop(self, connection: Connection) -> None:
-        batch = Batch()
-        newest = 0  # ticket of the newest item taken off the queue
-        deadline: float | None = None
-        while True:
-            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-            try:
-                ticket, item = self._queue.get(timeout=timeout)
-            except queue.Empty:
-                ticket, item = 0, _FLUSH  # flush_interval_s has passed
-            if item is _FLUSH or item is _CLOSE:
-                self._commit(connection, batch, newest)
-                batch, deadline = Batch(), None
-                if item is _CLOSE:
-                    return
-                continue
-            batch.add(item)
-            newest = ticket
-            if deadline is None:
-                deadline = time.monotonic() + self.flush_interval_s
-            if batch.rows >= self.max_rows or time.monotonic() >= deadline:
-                self._commit(connection, batch, newest)
-                batch, deadline = Batch(), None
+    def _wait(self, delay: float) -> bool:
+        """Sleep until there is something to commit (while the database is unwritable:
+        until the next retry, ``delay`` from now); True when closing."""
+        with self.lock:
+            retry_at = None if self.outage_since is None else time.monotonic() + delay
+            while True:
+                now = time.monotonic()
+                if retry_at is not None:
+                    if self._stopping and not self._writers_waiting():
+                        return True
+                    if now >= retry_at:
+                        return self._stopping
+                    self.lock.wait(retry_at - now)
+                    continue
+                if self._stopping:
+                    return True
+                if self._due:
+                    return False
+                if self._next_deadline is not None and now >= self._next_deadline:
+                    return False
+                timeout = None if self._next_deadline is None else self._next_deadline - now
+                self.lock.wait(timeout)
 
-    def _commit(self, connection: Connection, batch: Batch, newest: int) -> None:
-        if batch:
-            with connection.begin():
-                batch.write(connection, self.run_id, self.channel)
-        with self._lock:
-            self._committed = newest
-            self._lock.notify_all()
+    def _writers_waiting(self) -> bool:  # with lock held
+        return any(w._committed < w._queued for w in self._writers.values())
+
+    def _take(self, held: dict[int, _RunBatch]) -> None:
+        """Move the handles' pending items, in order, into the thread's per-run batches:
+        about ``max_rows`` rows of each run at a time (at least one item), so a producer
+        that runs ahead of the disk gets transactions of that size, not one of everything
+        (a list of millions of tuples to build). What is left is due at once."""
+        with self.lock:
+            self._due = False
+            self._next_deadline = None
+            for key, writer in self._writers.items():
+                if not writer._pending:
+                    continue
+                entry = held.get(key)
+                if entry is None:
+                    entry = held[key] = _RunBatch(writer)
+                count = rows = 0
+                for item in writer._pending:
+                    if count and rows >= writer.max_rows:
+                        break
+                    entry.batch.add(item)
+                    count += 1
+                    if isinstance(item, tuple):
+                        rows += len(item[1])
+                        if self.outage_since is not None and item[0] == "samples":
+                            entry.points_held += len(item[1])
+                    else:
+                        rows += 1
+                entry.newest = writer._queued - len(writer._pending) + count
+                del writer._pending[:count]
+                writer._pending_rows -= rows
+                if writer._pending:
+                    self._due = True  # the rest goes in the next transaction, at once
+                else:
+                    writer._deadline = None
+
+    def _commit(self, held: dict[int, _RunBatch]) -> bool:
+        """Write every held run's batch in one transaction; False: the database is
+        unwritable (everything stays held). A failure of another kind is retried run by
+        run, so only the culprit's handle fails."""
+        try:
+            self._write(list(held.values()))
+        except Exception as exc:
+            if is_unwritable(exc):
+                self._unwritable(held, exc)
+                return False
+            log.debug("one transaction for %d runs failed, retrying run by run: %r", len(held), exc)
+            self._drop_connection()
+            for key, entry in list(held.items()):
+                try:
+                    self._write([entry])
+                except Exception as one:
+                    if is_unwritable(one):
+                        self._unwritable(held, one)
+                        return False
+                    self._drop_connection()
+                    self._fail(entry, one)
+                else:
+                    self._committed(entry)
+                del held[key]
+        else:
+            self._committed(*held.values())
+            held.clear()
+        self._recovered()
+        return True
+
+    def _write(self, entries: list[_RunBatch]) -> None:
+        """One transaction: every entry's batch and, after an outage, its outage event."""
+        outages: list[tuple[int, EventRecord]] = []
+        if self.outage_since is not None:
+            seconds = time.monotonic() - self.outage_since
+            cause = f"{type(self.outage_cause).__name__}: {self.outage_cause}"[:500]
+            for entry in entries:
+                held = entry.points_held
+                message = f"database unwritable for {seconds:.0f} s, {held} points held"
+                data = {"unwritable_s": seconds, "points_held": entry.points_held, "cause": cause}
+                record = EventRecord(OUTAGE_EVENT, message, severity="warning", data=data)
+                outages.append((entry.writer.run_id, record))
+        connection = self._connect()
+        with connection.begin():
+            write_batches(
+                connection, [(e.writer.run_id, e.writer.channel, e.batch) for e in entries]
+            )
+            if outages:
+                write_events(connection, outages)
+
+    def _connect(self) -> Connection:
+        if self._connection is None or self._connection.invalidated:
+            self._drop_connection()
+            connection = self.engine.connect()
+            connection.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
+            self._connection = connection
+        return self._connection
+
+    def _drop_connection(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                connection.invalidate()  # the driver may be in any state: do not reuse it
+            with contextlib.suppress(Exception):
+                connection.close()
+
+    def _unwritable(self, held: dict[int, _RunBatch], exc: BaseException) -> None:
+        self._drop_connection()  # a fresh connection for the next try (a restarted server)
+        with self.lock:
+            if self.outage_since is None:
+                self.outage_since = time.monotonic()
+                log.warning("database unwritable, holding points: %s", exc)
+                for entry in held.values():
+                    entry.points_held = sum(len(block) for block in entry.batch.samples)
+            self.outage_cause = exc
+            self.lock.notify_all()  # appends may now be refused
+
+    def _committed(self, *entries: _RunBatch) -> None:
+        with self.lock:  # one wake-up for every waiter, however many runs committed
+            for entry in entries:
+                self.held_rows -= entry.batch.rows
+                entry.writer._committed = max(entry.writer._committed, entry.newest)
+            self.lock.notify_all()
+
+    def _recovered(self) -> None:
+        with self.lock:
+            if self.outage_since is not None:
+                log.warning(
+                    "database writable again after %.0f s", time.monotonic() - self.outage_since
+                )
+            self.outage_since = None
+            self.outage_cause = None
+
+    def _fail(self, entry: _RunBatch, exc: BaseException) -> None:
+        writer = entry.writer
+        log.error("run %s: writer failed: %r", writer.run_id, exc)
+        with self.lock:
+            self.held_rows -= entry.batch.rows + writer._pending_rows
+            writer._error = exc
+            writer._pending, writer._pending_rows, writer._deadline = [], 0, None
+            self.lock.notify_all()
+
+
+_OPEN_SHARED: weakref.WeakSet[SharedWriter] = weakref.WeakSet()
 
 
 @atexit.register
 def _close_open_writers() -> None:
     # A program that forgot close() still commits what it queued before the interpreter
-    # kills the (daemon) writer threads.
-    for writer in list(_OPEN_WRITERS):
-        # an error stays on writer.error: nobody is left to raise it to
+    # kills the (daemon) writer thread.
+    for shared in list(_OPEN_SHARED):
         with contextlib.suppress(Exception):
-            writer.close(timeout=30.0)
+            shared.close(timeout=30.0)

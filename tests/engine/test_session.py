@@ -150,3 +150,23 @@ def test_realtime_with_speed_follows_the_wall_clock(tmp_path: Path) -> None:
     assert samples["t"][-1] == pytest.approx(60.0, abs=1e-6)
     steps = store.steps(report.run.id)
     assert [s.end_reason for s in steps] == ["time", "time"]
+
+
+def test_data_the_store_refuses_fails_the_run_with_the_reason_recorded(store: Store) -> None:
+    """The database refuses a run's points (here a trigger, as a constraint would): the run
+    ends failed with the refusal as an event, never completed with its data missing."""
+    with store.engine.begin() as connection:
+        connection.exec_driver_sql(
+            "CREATE TRIGGER refuse_late_points BEFORE INSERT ON samples WHEN NEW.seq > 100 "
+            "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+        )
+    plan = load_plan("ncm622-cycling", "ncm622-coin", {"cycles": "2"})
+    report = _run(store, plan)
+    run = report.run
+    assert run.status == "failed" and run.is_completed
+    # the engine met the fault (error:WriterError), or finished first and the fault came
+    # at the last commit (store:writer-failed): either way it is the recorded reason
+    assert run.end_reason in ("error:WriterError", "store:writer-failed")
+    alarms = [e for e in store.events(run.id) if e.kind == "error" and e.severity == "alarm"]
+    assert any("refused by the test" in e.message for e in alarms)
+    assert store.last_seq(run.id) <= 100

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
 import pytest
+from sqlalchemy import event
 
 from cyclerctl.plan import Plan
 from cyclerctl.store import (
@@ -221,3 +223,135 @@ def test_hundred_thousand_rows(store: Store, new_run: Callable[..., RunInfo]) ->
     stored = store.samples(run.id)
     assert len(stored) == 100_000 == store.count("samples") == store.last_seq(run.id)
     np.testing.assert_array_equal(stored["V"], block["V"])
+
+
+# -- one writer thread and one connection for every run -----------------------------------
+
+
+def _writer_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("store-writer")]
+
+
+def test_many_runs_share_one_thread_and_one_transaction(
+    store: Store, new_run: Callable[..., RunInfo]
+) -> None:
+    runs = [new_run(channel=f"ch{i}") for i in range(40)]
+    before = len(_writer_threads())
+    writers = [
+        store.open_writer(r.id, channel=r.channel, flush_interval_s=3600, max_rows=10**6)
+        for r in runs
+    ]
+    assert len(_writer_threads()) == max(before, 1)  # 40 runs, still one thread
+    commits: list[int] = []
+    event.listen(store.shared_writer().engine, "commit", lambda _c: commits.append(1))
+    try:
+        for i, writer in enumerate(writers):
+            writer.append_samples(sample_block(1, 25, seed=i))
+            writer.checkpoint(_checkpoint(25))
+        assert store.count("samples") == 0  # nothing is due yet
+        writers[7].flush(timeout=DEADLINE_S)  # one run asks: every run's rows go with it
+        assert len(commits) == 1
+        assert store.count("samples") == 40 * 25
+        assert all((store.checkpoint(r.id) or _checkpoint(0)).last_seq == 25 for r in runs)
+        latest = {row["channel"]: row for row in store.channel_latest()}
+        assert all(latest[r.channel]["run_id"] == r.id for r in runs)
+        for writer in writers:
+            writer.flush(timeout=DEADLINE_S)  # committed already: no new transaction
+        assert len(commits) == 1
+    finally:
+        for writer in writers:
+            writer.close()
+
+
+def test_order_within_each_run_under_concurrent_channels(
+    store: Store, new_run: Callable[..., RunInfo]
+) -> None:
+    """Eight channels feed the writer from eight threads; a reader watching all the while
+    never sees a checkpoint ahead of the samples it covers."""
+    runs = [new_run(channel=f"ch{i}") for i in range(8)]
+    done = threading.Event()
+    seen: list[tuple[int, int]] = []  # (checkpoint.last_seq, stored last_seq) pairs
+
+    def channel(run: RunInfo, seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        with store.open_writer(run.id, channel=run.channel, flush_interval_s=0.02) as writer:
+            seq = 1
+            while seq <= 3000:
+                n = int(rng.integers(1, 60))
+                writer.append_samples(sample_block(seq, n, seed=seed))
+                seq += n
+                writer.checkpoint(_checkpoint(seq - 1))
+
+    def reader() -> None:
+        while not done.is_set():
+            for run in runs:
+                checkpoint = store.checkpoint(run.id)  # read first: samples only grow
+                if checkpoint is not None:
+                    seen.append((checkpoint.last_seq, store.last_seq(run.id)))
+
+    watcher = threading.Thread(target=reader)
+    watcher.start()
+    feeders = [threading.Thread(target=channel, args=(r, i)) for i, r in enumerate(runs)]
+    for t in feeders:
+        t.start()
+    for t in feeders:
+        t.join()
+    done.set()
+    watcher.join()
+    assert seen, "the reader saw no checkpoint"
+    assert all(checkpoint <= stored for checkpoint, stored in seen)
+    for run in runs:
+        stored = store.samples(run.id)["seq"]
+        assert stored[0] == 1 and len(stored) == stored[-1] >= 3000  # no hole, no duplicate
+        assert (store.checkpoint(run.id) or _checkpoint(0)).last_seq == stored[-1]
+
+
+def test_a_bad_run_fails_alone(store: Store, new_run: Callable[..., RunInfo]) -> None:
+    """One transaction for all runs, but a block the database refuses fails only its run."""
+    good = [new_run(channel=f"ch{i}") for i in range(3)]
+    writers = [store.open_writer(r.id, channel=r.channel, flush_interval_s=3600) for r in good]
+    bad = store.open_writer(999, channel="ch9", flush_interval_s=3600)  # no such run
+    try:
+        for i, writer in enumerate(writers):
+            writer.append_samples(sample_block(1, 10, seed=i))
+        bad.append_samples(sample_block(1, 10))
+        bad.event(EventRecord("note", "never stored"))
+        with pytest.raises(WriterError, match="run 999"):
+            bad.flush(timeout=DEADLINE_S)
+        for writer in writers:
+            writer.flush(timeout=DEADLINE_S)  # the others' rows went in all the same
+        assert [len(store.samples(r.id)) for r in good] == [10, 10, 10]
+        # and they go on working after it
+        writers[0].append_samples(sample_block(11, 5))
+        writers[0].flush(timeout=DEADLINE_S)
+        assert store.last_seq(good[0].id) == 15
+        with pytest.raises(WriterError):
+            bad.checkpoint(_checkpoint(10))
+    finally:
+        for writer in writers:
+            writer.close()
+        with pytest.raises(WriterError):
+            bad.close()
+    assert store.count("samples") == 35 and store.count("events") == 0
+
+
+def test_closing_one_run_leaves_the_others_writing(
+    store: Store, new_run: Callable[..., RunInfo]
+) -> None:
+    first, second = new_run(channel="ch1"), new_run(channel="ch2")
+    a = store.open_writer(first.id, channel="ch1", flush_interval_s=3600)
+    b = store.open_writer(second.id, channel="ch2", flush_interval_s=3600)
+    a.append_samples(sample_block(1, 20))
+    b.append_samples(sample_block(1, 20))
+    a.close()  # commits what a queued (and b's rows ride along)
+    assert a.closed and not b.closed
+    with pytest.raises(RuntimeError, match="closed"):
+        a.append_samples(sample_block(21, 1))
+    b.append_samples(sample_block(21, 20))
+    b.close()
+    assert (store.last_seq(first.id), store.last_seq(second.id)) == (20, 40)
+    # a new run after every handle was closed still gets a writer
+    third = new_run(channel="ch3")
+    with store.open_writer(third.id, channel="ch3") as c:
+        c.append_samples(sample_block(1, 3))
+    assert store.last_seq(third.id) == 3
