@@ -528,11 +528,18 @@ def _cmd_daemon(args: argparse.Namespace, config: Config) -> int:
         )
     if not config.instruments:
         raise BadInput(f"{config.path}: instruments: the daemon needs at least one [[instruments]]")
+    from cyclerctl.store import WriterError
+
     store = _open_store(args.db, config)
     try:
-        return run_daemon(config, store)
+        code = run_daemon(config, store)
     finally:
-        store.close()
+        try:
+            store.close()
+        except WriterError as exc:  # the database stayed unwritable to the end
+            print(f"daemon: points not stored: {exc}", file=sys.stderr)
+            code = EXIT_UNREACHABLE
+    return code
 
 
 def _cmd_submit(args: argparse.Namespace, config: Config) -> int:
@@ -626,8 +633,13 @@ def _open_store(cli_db: str | None, config: Config) -> Any:
     from cyclerctl.store import Store
 
     url = database_url(cli_db, config)
+    tuning: dict[str, Any] = {}
+    if config.database_backlog_rows is not None:
+        tuning["backlog_rows"] = config.database_backlog_rows
+    if config.database_retry_max_s is not None:
+        tuning["retry_max_s"] = config.database_retry_max_s
     try:
-        return Store.open(url)
+        return Store.open(url, **tuning)
     except (ArgumentError, OperationalError, ValueError) as exc:
         raise BadInput(f"--db: cannot open database {shown(url)!r}: {exc}") from None
 

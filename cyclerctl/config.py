@@ -39,7 +39,7 @@ LIMIT_KINDS = {
 #: the daemon build millions of channels).
 MAX_CHANNEL = 4096
 MAX_SPEED = 1e9  # real time × speed: past this, use virtual time (realtime = false)
-_DAEMON_KEYS = {"name", "heartbeat", "stale_after", "poll", "stall_alarm"}
+_DAEMON_KEYS = {"name", "heartbeat", "stale_after", "poll", "stall_alarm", "instrument_lost_after"}
 _INSTRUMENT_KEYS = {
     *("name", "driver", "address", "options", "channels", "cells", "speed", "realtime"),
     *("limits", "chamber"),
@@ -60,6 +60,9 @@ class DaemonSettings:
     stale_after_s: float = 15.0
     poll_s: float = 0.5  # how often it looks for queued runs and operator commands
     stall_alarm_s: float = 30.0  # a driver call that has not returned this long: an alarm
+    #: an instrument out of reach this long ends its runs (instrument:lost); until then the
+    #: runs pause (host-sequenced) or go on reading (steps running on board)
+    instrument_lost_after_s: float = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +107,9 @@ class Config:
     path: Path | None = None
     database_url: str | None = None
     database_password_file: Path | None = None
+    #: points the writer may hold while the database cannot be written (then runs stop)
+    database_backlog_rows: int | None = None
+    database_retry_max_s: float | None = None  # the longest wait between write retries
     operator: str | None = None
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
     instruments: tuple[InstrumentConfig, ...] = ()
@@ -193,13 +199,19 @@ class _Reader:
         database = data.get("database", {})
         url: str | None = None
         password_file: Path | None = None
+        backlog_rows: int | None = None
+        retry_max_s: float | None = None
         daemon_table: Any = data.get("daemon")
         if not isinstance(database, dict):
             self.error(("database",), "must be a table with `url`")
         else:
-            self.unknown(database, ("database",), {"url", "password_file", "daemon"})
+            known = {"url", "password_file", "backlog_rows", "retry_max", "daemon"}
+            self.unknown(database, ("database",), known)
             url = self.database_url(database)
             password_file = self.password_file(database)
+            backlog_rows = self.backlog_rows(database)
+            if "retry_max" in database:
+                retry_max_s = self.duration(database, ("database", "retry_max"), 5.0)
             if "daemon" in database:  # `daemon = {…}` written under [database]
                 if daemon_table is not None:
                     self.error(("database", "daemon"), "[daemon] is set at the top level too")
@@ -213,7 +225,29 @@ class _Reader:
         chambers = self.chambers(data.get("chambers", []), instruments)
         if self.sink.errors:
             raise ConfigError("\n".join(str(e) for e in self.sink.errors))
-        return Config(self.file, url, password_file, operator, daemon, instruments, chambers)
+        return Config(
+            self.file,
+            url,
+            password_file,
+            backlog_rows,
+            retry_max_s,
+            operator,
+            daemon,
+            instruments,
+            chambers,
+        )
+
+    def backlog_rows(self, database: Mapping[str, Any]) -> int | None:
+        value = database.get("backlog_rows")
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or not 1_000 <= value <= 10**9:
+            self.error(
+                ("database", "backlog_rows"),
+                f"must be a whole number of points from 1000 to 1000000000, got {value!r}",
+            )
+            return None
+        return value
 
     def database_url(self, database: Mapping[str, Any]) -> str | None:
         from cyclerctl.credentials import has_password, readable_by_others
@@ -312,13 +346,16 @@ class _Reader:
         stale = self.duration(table, (*at, "stale_after"), defaults.stale_after_s)
         poll = self.duration(table, (*at, "poll"), defaults.poll_s)
         stall = self.duration(table, (*at, "stall_alarm"), defaults.stall_alarm_s)
+        lost = self.duration(
+            table, (*at, "instrument_lost_after"), defaults.instrument_lost_after_s
+        )
         if stale < 2 * heartbeat:
             self.error(
                 (*at, "stale_after"),
                 f"must be at least twice the heartbeat ({heartbeat:g} s): a daemon that is "
                 "only late would be taken for dead",
             )
-        return DaemonSettings(name, heartbeat, stale, poll, stall)
+        return DaemonSettings(name, heartbeat, stale, poll, stall, lost)
 
     def instruments(self, value: Any) -> tuple[InstrumentConfig, ...]:
         found: list[InstrumentConfig] = []

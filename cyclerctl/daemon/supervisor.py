@@ -299,6 +299,7 @@ class Daemon:
             resume=resume,
             log=self.log,
             poll_interval_s=min(0.5, self.settings.poll_s),
+            instrument_lost_after_s=self.settings.instrument_lost_after_s,
         )
         self.workers[run.id] = worker
         worker.start()

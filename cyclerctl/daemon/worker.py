@@ -45,6 +45,7 @@ class RunWorker:
         resume: bool,
         log: logging.Logger,
         poll_interval_s: float = 0.5,
+        instrument_lost_after_s: float = 600.0,
     ) -> None:
         self.store = store
         self.run = run
@@ -53,6 +54,7 @@ class RunWorker:
         self.resume = resume
         self.log = log
         self.poll_interval_s = poll_interval_s
+        self.instrument_lost_after_s = instrument_lost_after_s
         self.control = RunControl()
         self.outcome: str | None = None  # final status, "detached", or None while running
         self.crashed = False  # the worker itself failed: the run may still be active
@@ -156,6 +158,7 @@ class RunWorker:
             control=self.control,
             resume=point,
             poll_interval_s=self.poll_interval_s,
+            instrument_lost_after_s=self.instrument_lost_after_s,
         )
         outcome = report.outcome
         self.log.info(

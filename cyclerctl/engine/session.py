@@ -104,6 +104,7 @@ def drive_run(
     on_step_end: Callable[[Position, StepRecord], None] | None = None,
     on_state: Callable[[str], None] | None = None,
     poll_interval_s: float = 0.5,
+    instrument_lost_after_s: float = 600.0,
 ) -> RunReport:
     """Drive an existing run (claimed from the queue, or resumed) to its recorded end.
 
@@ -142,6 +143,7 @@ def drive_run(
         on_step_end=on_step_end,
         on_state=on_state or follow,
         poll_interval_s=poll_interval_s,
+        instrument_lost_after_s=instrument_lost_after_s,
     )
     try:
         outcome = runner.run()

@@ -188,3 +188,32 @@ cells = ["{"9" * 300} V", "ncm622-coin"]
     for start in expected:
         assert any(line.startswith(start) for line in lines), (start, lines)
     assert len(lines) == len(expected)
+
+
+def test_outage_settings_reach_the_store_and_the_daemon(tmp_path: Path) -> None:
+    text = (
+        '[database]\nurl = "sqlite:///lab.db"\nbacklog_rows = 50000\nretry_max = "2 s"\n\n'
+        '[daemon]\nname = "pc"\ninstrument_lost_after = "15 min"\n'
+    )
+    config = load_config(_write(tmp_path, text))
+    assert config.database_backlog_rows == 50_000
+    assert config.database_retry_max_s == 2.0
+    assert config.daemon.instrument_lost_after_s == 900.0
+    defaults = load_config(_write(tmp_path, '[database]\nurl = "sqlite:///lab.db"\n'))
+    assert defaults.database_backlog_rows is None
+    assert defaults.daemon.instrument_lost_after_s == 600.0
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("backlog_rows = 10", "database.backlog_rows: must be a whole number of points"),
+        ('backlog_rows = "lots"', "database.backlog_rows: must be a whole number of points"),
+        ('retry_max = "0 s"', "database.retry_max: must be longer than 0 s"),
+    ],
+)
+def test_bad_outage_settings_name_their_line(tmp_path: Path, line: str, message: str) -> None:
+    path = _write(tmp_path, f'[database]\nurl = "sqlite:///lab.db"\n{line}\n')
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert str(error.value).startswith(f"{path}:3: {message}")
