@@ -90,6 +90,8 @@ class InstrumentWatch:
         when it runs, else how the run ends. A refusal repeated ``soft_fault_limit`` times
         is not transient: it is raised (the run fails with it)."""
         refusals = 0
+        lost_at: float | None = None  # when a start first found the instrument out of reach
+        t_lost = 0.0  # the run time then
         while True:
             try:
                 self.channel.start_step(step, progress)
@@ -99,6 +101,20 @@ class InstrumentWatch:
                     refusals += 1
                     if refusals >= self.soft_fault_limit:
                         raise
+                elif lost_at is not None:
+                    # still out of reach (a stop with nothing to stop "succeeds" without it):
+                    # the outage goes on, bounded by instrument_lost_after_s as a whole
+                    away = self.clock() - lost_at
+                    end = self._interrupted(t_lost, "out of reach")
+                    if end is None and away >= self.lost_after_s:
+                        end = self._lost(fault, t_lost, away)
+                    if end is not None:
+                        return end
+                    self.control.beat()
+                    self.control.sleep(min(self.poll_interval_s, self.lost_after_s - away))
+                    continue
+                else:
+                    lost_at, t_lost = self.clock(), self._hold()
                 end = self.ride_out(fault)
                 if end is not None:
                     return end
@@ -132,7 +148,6 @@ class InstrumentWatch:
         the cell at rest as soon as the instrument answers. None when it has (the run goes
         on), else how the run ends: ``instrument:lost`` after ``instrument_lost_after_s``,
         the operator's stop, or a detach."""
-        position = self._position
         t = self._hold()
         limit = self.lost_after_s
         self._fault_event(
@@ -153,24 +168,29 @@ class InstrumentWatch:
             except InstrumentFault as again:
                 last = again
             away = self.clock() - lost_at
-            if pausing and self.control.stop_requested:
-                self.event(
-                    position, "operator", "info",
-                    f"{self.said_by('stopped', 'stop')} while {self.channel.name} was out "
-                    "of reach",
-                    t=t,
-                )  # fmt: skip
-                return StepEnd.stopped()
-            if pausing and self.control.detach_requested:
-                if self.on_state is not None:
-                    self.on_state("running")  # the next daemon picks it up and goes on
-                return StepEnd.detached()
+            if pausing and (end := self._interrupted(t, "out of reach")) is not None:
+                return end
             if away >= limit:
                 return self._lost(last, t, away)
             self.control.sleep(min(self.poll_interval_s, limit - away))
         self._back(t, self.clock() - lost_at, at_rest=True)
         if pausing and self.on_state is not None:
             self.on_state("running")
+        return None
+
+    def _interrupted(self, t: float, why: str) -> StepEnd | None:
+        """The operator's stop or a detach asked for while the instrument is ``why``."""
+        if self.control.stop_requested:
+            self.event(
+                self._position, "operator", "info",
+                f"{self.said_by('stopped', 'stop')} while {self.channel.name} was {why}",
+                t=t,
+            )  # fmt: skip
+            return StepEnd.stopped()
+        if self.control.detach_requested:
+            if self.on_state is not None:
+                self.on_state("running")  # the next daemon picks it up and goes on
+            return StepEnd.detached()
         return None
 
     # -- reads ---------------------------------------------------------------------------

@@ -75,6 +75,7 @@ def execute_run(
     stop_request: threading.Event | None = None,
     on_step_end: Callable[[Position, StepRecord], None] | None = None,
     on_start: Callable[[RunInfo], None] | None = None,
+    instrument_lost_after_s: float = 600.0,
 ) -> RunReport:
     run = store.create_run(plan, operator=operator, instrument=instrument, channel=channel.name)
     if on_start is not None:
@@ -88,6 +89,7 @@ def execute_run(
         chamber=chamber,
         control=RunControl(stop_request or threading.Event()),
         on_step_end=on_step_end,
+        instrument_lost_after_s=instrument_lost_after_s,
     )
 
 

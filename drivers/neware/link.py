@@ -20,10 +20,16 @@ import threading
 import time
 from collections.abc import Callable
 
+from ..base import InstrumentFault
 from . import messages
 from .messages import FrameReader, Message, ProtocolError
 
 log = logging.getLogger(__name__)
+
+
+class LinkLost(InstrumentFault, ConnectionError):
+    """The BTS server did not answer through every retry. The cycler itself goes on running
+    the step on board (its own limits hold the cell), so the engine waits and reads on."""
 
 
 class LoginRefused(RuntimeError):
@@ -87,9 +93,12 @@ class Link:
                     )
                     self._sleep(delay)
                     delay = min(delay * 2 or self._initial, self._max)
-            raise ConnectionError(
-                f"neware {self.where}: no answer after {self._retries + 1} tries over "
-                f"{time.monotonic() - started:.1f} s (last: {_describe(last)})"
+            raise LinkLost(
+                f"neware {self.where}",
+                _command_of(request),
+                f"no answer after {self._retries + 1} tries over "
+                f"{time.monotonic() - started:.1f} s (last: {_describe(last)})",
+                link_lost=True,
             )
 
     def close(self) -> None:
@@ -139,3 +148,10 @@ def _describe(exc: BaseException | None) -> str:
     if isinstance(exc, TimeoutError | socket.timeout):
         return "timed out"
     return f"{type(exc).__name__}: {exc}" if exc is not None else "nothing"
+
+
+def _command_of(request: str) -> str:
+    """The ``<cmd>`` of a request document, for messages ("inquire", "download", …)."""
+    start = request.find("<cmd>")
+    end = request.find("</cmd>", start)
+    return request[start + 5 : end] if 0 <= start < end else "request"
