@@ -127,3 +127,17 @@ def test_shown_hides_the_password_and_leaves_the_rest() -> None:
 
         refuse_command_line_password("postgresql://a:b@h/d")
     assert os.environ.get(PASSWORD_VARIABLE) is None  # conftest keeps the developer's out
+
+
+def test_the_tui_refuses_a_command_line_password_without_a_traceback(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url = f"postgresql+psycopg://lab:{SECRET}@127.0.0.1:1/cyclerctl"
+    assert main(["tui", "--db", url]) == 2
+    err = capsys.readouterr().err
+    assert "command line" in err and SECRET not in err and "Traceback" not in err
+
+
+def test_a_store_shows_its_url_without_the_password(postgres_url: str) -> None:
+    with Store.open(_with_password(postgres_url, SECRET)) as store:
+        assert SECRET not in store.url and ":***@" in store.url

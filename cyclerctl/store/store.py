@@ -77,7 +77,8 @@ class Store:
 
     @property
     def url(self) -> str:
-        return self.engine.url.render_as_string(hide_password=False)
+        """The database URL as it may be shown: the password (if any) as ``***``."""
+        return self.engine.url.render_as_string(hide_password=True)
 
     def upgrade(self) -> None:
         """Apply alembic migrations up to head (does nothing when already there)."""

@@ -171,16 +171,18 @@ def make_app(db_url: str, config: Config, *, read_only: bool = False) -> CyclerA
 
 def run_tui(db_url: str | None, config_path: str | None, read_only: bool) -> int:
     """``cyclerctl tui``: 0 on a normal quit, 2 on a bad config or database."""
+    from cyclerctl.credentials import CredentialError, shown
+
     try:
         config = load_config(config_path)
-    except ConfigError as exc:
+        url = resolve_database_url(db_url, config)
+    except (ConfigError, CredentialError) as exc:
         print(exc, file=sys.stderr)
         return 2
-    url = resolve_database_url(db_url, config)
     try:
         app = make_app(url, config, read_only=read_only)
     except Exception as exc:  # SQLAlchemy's errors for a bad URL or an unreadable file
-        print(f"--db: cannot open database {url!r}: {exc}", file=sys.stderr)
+        print(f"--db: cannot open database {shown(url)!r}: {exc}", file=sys.stderr)
         return 2
     try:
         app.run()
