@@ -491,7 +491,7 @@ def _find_run(store: Any, key: str) -> Any:
     else:
         run = next((r for r in store.list_runs() if r.guid == key), None)
     if run is None:
-        raise BadInput(f"run {key!r}: no such run in {shown(store.url)}")
+        raise BadInput(f"run {key!r}: no such run in {store.url}")
     return run
 
 
@@ -507,9 +507,9 @@ def _cmd_db(args: argparse.Namespace, config: Config) -> int:
                 grant_viewer(store.engine, args.role, login=args.login)
             except AccessError as exc:
                 raise BadInput(f"db viewer: {exc}") from None
-            print(f"{shown(store.url)}: role {args.role} may read every table and change nothing")
+            print(f"{store.url}: role {args.role} may read every table and change nothing")
         else:
-            print(f"{shown(store.url)}: schema is up to date")
+            print(f"{store.url}: schema is up to date")
     finally:
         store.close()
     return 0
