@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
+
+from tests.support.postgres import PostgresServer, PostgresUnavailable, mode, start_server
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -49,3 +53,51 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_report_header() -> str:
     shared = "present" if SHARED.is_dir() else "absent"
     return f"cyclerctl tests; repo {REPO}; shared data {shared}; pid {os.getpid()}"
+
+
+# -- PostgreSQL: a real server (tests/support/postgres.py) ------------------------------------
+
+
+def _postgres_unavailable(reason: str) -> NoReturn:
+    if mode() == "require":
+        pytest.fail(f"PostgreSQL required (CYCLERCTL_TEST_POSTGRES=require): {reason}")
+    pytest.skip(f"PostgreSQL: {reason}")
+
+
+def _postgres_server() -> PostgresServer:
+    if mode() == "off":
+        pytest.skip("PostgreSQL tests are off (CYCLERCTL_TEST_POSTGRES=off)")
+    if importlib.util.find_spec("psycopg") is None:
+        _postgres_unavailable("the psycopg driver is not installed (pip install -e '.[test]')")
+    try:
+        return start_server()
+    except PostgresUnavailable as exc:
+        _postgres_unavailable(str(exc))
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server for the session (this xdist worker's own), stopped at the end."""
+    server = _postgres_server()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres: PostgresServer) -> str:
+    """An empty database on the session's server (this worker's, its schema reset)."""
+    return postgres.fresh_database()
+
+
+@pytest.fixture(scope="module")
+def own_postgres() -> Iterator[PostgresServer]:
+    """A server of the module's own, which its tests may stop and start (``pg_ctl``)."""
+    server = _postgres_server()
+    if server.folder is None or server.bindir is None:
+        pytest.skip("an external PostgreSQL server cannot be restarted by the tests")
+    try:
+        yield server
+    finally:
+        server.stop()

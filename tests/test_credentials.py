@@ -13,10 +13,7 @@ from cyclerctl.cli import main
 from cyclerctl.config import database_url, load_config
 from cyclerctl.credentials import PASSWORD_VARIABLE, CredentialError, shown
 from cyclerctl.store import Store
-from tests.store.conftest import postgres, postgres_url
 from tests.support.postgres import PostgresServer
-
-__all__ = ["postgres", "postgres_url"]  # the PostgreSQL fixtures, shared with tests/store
 
 SECRET = "s3cret-Ω-pass"
 

@@ -6,7 +6,6 @@ without PostgreSQL binaries the test skips (CYCLERCTL_TEST_POSTGRES=require: fai
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,30 +14,12 @@ import pytest
 
 from cyclerctl.engine.program import total_positions
 from cyclerctl.protocol import load_plan
-from tests.support.postgres import PostgresServer, PostgresUnavailable, mode, start_server
+from tests.support.postgres import PostgresServer
 
 from .conftest import DaemonProcess, Lab, sim, wait_for
 from .test_daemon import _check_continuity, _ended
 
 Start = Callable[[Path], DaemonProcess]
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    if mode() == "off":
-        pytest.skip("PostgreSQL tests are off (CYCLERCTL_TEST_POSTGRES=off)")
-    if importlib.util.find_spec("psycopg") is None:
-        pytest.skip("the psycopg driver is not installed")
-    try:
-        server = start_server()
-    except PostgresUnavailable as exc:
-        if mode() == "require":
-            pytest.fail(f"PostgreSQL required: {exc}")
-        pytest.skip(f"PostgreSQL: {exc}")
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

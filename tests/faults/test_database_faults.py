@@ -12,9 +12,10 @@ with a recorded reason that reaches the database once it can be written.
 from __future__ import annotations
 
 import sqlite3
+import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,14 +39,7 @@ from cyclerctl.store import (
 from cyclerctl.store.writer import BACKLOG_FULL_REASON, OUTAGE_EVENT, SharedWriter
 from tests.daemon.conftest import DaemonProcess, Lab, sim, wait_for
 from tests.store.conftest import sample_block
-from tests.support.postgres import (
-    SERVER_OPTIONS,
-    PostgresServer,
-    PostgresUnavailable,
-    _run,
-    mode,
-    start_server,
-)
+from tests.support.postgres import PostgresServer
 
 DEADLINE_S = 60.0  # generous: nothing here asserts speed
 RETRY_MAX_S = 0.2  # the writer's longest wait between tries, kept short for the tests
@@ -398,32 +392,7 @@ def test_a_restart_ends_a_run_stopped_for_a_full_backlog(db_path: Path, plan: Pl
 # -- PostgreSQL restarted ----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def own_postgres() -> Iterator[PostgresServer]:
-    """A server of this module's own: restarting the session's would upset other tests."""
-    if mode() == "off":
-        pytest.skip("PostgreSQL tests are off (CYCLERCTL_TEST_POSTGRES=off)")
-    try:
-        server = start_server()
-    except PostgresUnavailable as exc:
-        if mode() == "require":
-            pytest.fail(f"PostgreSQL required: {exc}")
-        pytest.skip(f"PostgreSQL: {exc}")
-    if server.folder is None or server.bindir is None:
-        pytest.skip("an external PostgreSQL server cannot be restarted by the tests")
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-def _pg_ctl(server: PostgresServer, *action: str) -> None:
-    assert server.folder is not None and server.bindir is not None
-    data = server.folder / "data"
-    options = f"-c listen_addresses=127.0.0.1 -p {server.port} -k {server.folder} {SERVER_OPTIONS}"
-    command = [str(server.bindir / "pg_ctl"), "-D", str(data), "-l", str(server.folder / "log")]
-    done = _run([*command, "-o", options, "-w", "-t", "60", *action], server.account,
-                cwd=server.folder, timeout=90)  # fmt: skip
+def _stopped_or_started(done: subprocess.CompletedProcess[str]) -> None:
     assert done.returncode == 0, done.stderr or done.stdout
 
 
@@ -436,7 +405,7 @@ def test_postgresql_restart_loses_nothing(own_postgres: PostgresServer, plan: Pl
         writer = store.open_writer(run.id, channel="ch1", flush_interval_s=0.05)
         writer.append_samples(sample_block(1, 100))
         writer.flush(timeout=DEADLINE_S)  # connected and writing
-        _pg_ctl(own_postgres, "-m", "fast", "stop")
+        _stopped_or_started(own_postgres.pg_ctl("-m", "fast", "stop"))
         try:
             writer.append_samples(sample_block(101, 400))
             writer.checkpoint(_checkpoint(500))
@@ -445,7 +414,7 @@ def test_postgresql_restart_loses_nothing(own_postgres: PostgresServer, plan: Pl
                 writer.flush(timeout=0.5)
             writer.append_samples(sample_block(501, 100))
         finally:
-            _pg_ctl(own_postgres, "start")
+            _stopped_or_started(own_postgres.pg_ctl("start"))
         writer.close(timeout=DEADLINE_S)
         np.testing.assert_array_equal(store.samples(run.id)["seq"], np.arange(1, 601))
         checkpoint = store.checkpoint(run.id)

@@ -2,14 +2,14 @@
 
 ``store_url`` (and ``store``, built on it) is parametrised over SQLite and PostgreSQL, so
 each test that uses it runs on both: ``-k sqlite`` or ``-k postgresql`` picks one. The
-PostgreSQL server is started once per session (per xdist worker) by tests/support/postgres
-and every test gets an empty database (the worker's own, its schema reset); without a
-server the PostgreSQL cases skip with the reason (or fail, CYCLERCTL_TEST_POSTGRES=require).
+PostgreSQL server is started once per session (per xdist worker; the ``postgres`` fixture
+in tests/conftest.py) and every test gets an empty database (the worker's own, its schema
+reset); without a server the PostgreSQL cases skip with the reason (or fail,
+CYCLERCTL_TEST_POSTGRES=require).
 """
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,6 @@ from cyclerctl.plan import (
 )
 from cyclerctl.plan import Ref as PlanRef
 from cyclerctl.store import SAMPLE_ROW_DTYPE, RunInfo, Store
-from tests.support.postgres import PostgresServer, PostgresUnavailable, mode, start_server
 
 # what drivers.base.Identity.as_dict() gives (drivers/ is not importable by mypy from here)
 INSTRUMENT = {
@@ -77,36 +76,6 @@ def plan() -> Plan:
         analysis={"kind": "cycling"},
         estimated_duration_s=8400.0,
     )
-
-
-def _unavailable(reason: str) -> None:
-    if mode() == "require":
-        pytest.fail(f"PostgreSQL required (CYCLERCTL_TEST_POSTGRES=require): {reason}")
-    pytest.skip(f"PostgreSQL: {reason}")
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer]:
-    """A PostgreSQL server for the session (this xdist worker's own), stopped at the end."""
-    if mode() == "off":
-        pytest.skip("PostgreSQL tests are off (CYCLERCTL_TEST_POSTGRES=off)")
-    if importlib.util.find_spec("psycopg") is None:
-        _unavailable("the psycopg driver is not installed (pip install -e '.[test]')")
-    try:
-        server = start_server()
-    except PostgresUnavailable as exc:
-        _unavailable(str(exc))
-        raise  # not reached: _unavailable skips or fails
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def postgres_url(postgres: PostgresServer) -> str:
-    """An empty database on the session's server (this worker's, its schema reset)."""
-    return postgres.fresh_database()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

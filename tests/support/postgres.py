@@ -279,6 +279,19 @@ class PostgresServer:
         with self._admin() as connection:
             connection.execute(statement)
 
+    def pg_ctl(self, *action: str) -> subprocess.CompletedProcess[str]:
+        """Run ``pg_ctl <action>`` on this (local) server, with the options it was started
+        with: ``pg_ctl("start")``, ``pg_ctl("-m", "fast", "stop")`` — a database server
+        restarting under a test."""
+        assert self.folder is not None and self.bindir is not None, "not a server we started"
+        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.folder} {SERVER_OPTIONS}"
+        data, log = self.folder / "data", self.folder / "server.log"
+        return _run(
+            [str(self.bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options,
+             "-w", "-t", "60", *action],
+            self.account, cwd=self.folder, timeout=90,
+        )  # fmt: skip
+
     def stop(self) -> None:
         """Stop the server and delete its files (does nothing for an external server)."""
         folder, self.folder = self.folder, None
@@ -347,12 +360,7 @@ def start_server() -> PostgresServer:
             raise PostgresUnavailable(f"initdb failed: {(done.stderr or done.stdout).strip()}")
         for _attempt in range(START_ATTEMPTS):
             server.port = _free_port()
-            options = f"-c listen_addresses=127.0.0.1 -p {server.port} -k {folder} {SERVER_OPTIONS}"
-            done = _run(
-                [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options,
-                 "-w", "-t", "60", "start"],
-                account, cwd=folder, timeout=90,
-            )  # fmt: skip
+            done = server.pg_ctl("start")
             if done.returncode == 0:
                 break
             if "could not bind" not in _log_tail(log, 30):

@@ -4,9 +4,6 @@ answering keys, and clears when the lock goes."""
 
 from __future__ import annotations
 
-import importlib.util
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import InternalError, OperationalError
@@ -17,25 +14,9 @@ from cyclerctl.store import Store
 from cyclerctl.tui.app import make_app
 from cyclerctl.tui.screens.overview import OverviewScreen
 from cyclerctl.tui.widgets.channel_table import ChannelTable
-from tests.support.postgres import PostgresServer, PostgresUnavailable, mode, start_server
+from tests.support.postgres import PostgresServer
 from tests.tui.conftest import add_running_run
 from tests.tui.helpers import sync, wait_for
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    if mode() == "off" or importlib.util.find_spec("psycopg") is None:
-        pytest.skip("PostgreSQL tests are off or psycopg is missing")
-    try:
-        server = start_server()
-    except PostgresUnavailable as exc:
-        if mode() == "require":
-            pytest.fail(f"PostgreSQL required: {exc}")
-        pytest.skip(f"PostgreSQL: {exc}")
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
