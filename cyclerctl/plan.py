@@ -263,3 +263,18 @@ def walk(nodes: tuple[Node, ...]) -> Iterator[Step]:
             yield from walk(node.body)
         else:
             yield node
+
+
+def walk_with_ramps(
+    nodes: tuple[Node, ...], ramps: Mapping[str, tuple[float, ...]] | None = None
+) -> Iterator[tuple[Step, Mapping[str, tuple[float, ...]]]]:
+    """Every Step node in file order, with the values each loop variable in scope takes
+    (a ramp's list): what a check must try a step with."""
+    for node in nodes:
+        if isinstance(node, Loop):
+            inner = dict(ramps or {})
+            if node.variable is not None:
+                inner[node.variable] = node.values
+            yield from walk_with_ramps(node.body, inner)
+        else:
+            yield node, ramps or {}

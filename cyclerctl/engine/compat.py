@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from cyclerctl.drivers.base import Capabilities
-from cyclerctl.plan import Loop, Node, Plan, Ref, Step
+from cyclerctl.plan import Node, Plan, Ref, Step, walk_with_ramps
 
 
 def misfits(
@@ -38,23 +38,14 @@ def misfits(
     return problems
 
 
-def _currents(
-    nodes: tuple[Node, ...], ramps: dict[str, tuple[float, ...]] | None = None
-) -> Iterator[tuple[Step, list[float]]]:
+def _currents(nodes: tuple[Node, ...]) -> Iterator[tuple[Step, list[float]]]:
     """Each step with every current it will source (a ramp gives one per iteration)."""
-    ramps = ramps or {}
-    for node in nodes:
-        if isinstance(node, Loop):
-            inner = dict(ramps)
-            if node.variable is not None:
-                inner[node.variable] = node.values
-            yield from _currents(node.body, inner)
-            continue
-        current = node.current_A
+    for step, ramps in walk_with_ramps(nodes):
+        current = step.current_A
         if isinstance(current, Ref):
             values = ramps.get(current.variable, ())
-            yield node, [current.factor * v for v in values]
+            yield step, [current.factor * v for v in values]
         elif current is not None:
-            yield node, [current]
+            yield step, [current]
         else:
-            yield node, []
+            yield step, []

@@ -22,7 +22,7 @@ import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from cyclerctl.plan import CellSummary, Loop, Node, Ref, SafetyLimit, Step, Value
+from cyclerctl.plan import CellSummary, Node, Ref, SafetyLimit, Step, Value, walk_with_ramps
 
 from .errors import ErrorSink, KeyPath
 
@@ -84,7 +84,7 @@ def check_harm(
         )
     _safety_within_cell(limit, windows[0], sink)
     checker = _Checker(sink, paths, windows)
-    for step, ramps in _steps(body, {}):
+    for step, ramps in walk_with_ramps(body):
         checker.step(step, ramps)
 
 
@@ -101,20 +101,6 @@ def _safety_within_cell(limit: Mapping[str, float], cell: _Window, sink: ErrorSi
             ("safety", "voltage_min"),
             f"{_v(low)} is below {cell.of('voltage_min', _v(cell.voltage_min_V))}",
         )
-
-
-def _steps(
-    nodes: tuple[Node, ...], ramps: Mapping[str, tuple[float, ...]]
-) -> Iterator[tuple[Step, Mapping[str, tuple[float, ...]]]]:
-    """Every step with the values each loop variable in scope takes."""
-    for node in nodes:
-        if isinstance(node, Loop):
-            inner = dict(ramps)
-            if node.variable is not None:
-                inner[node.variable] = node.values
-            yield from _steps(node.body, inner)
-        else:
-            yield node, ramps
 
 
 def _values(value: Value | None, ramps: Mapping[str, tuple[float, ...]]) -> list[float]:
