@@ -62,6 +62,11 @@ class RunControl:
             self._notify()
         return "ok"
 
+    def said_by(self, what: str, kind: str) -> str:
+        """Who asked, for events: ``said_by("stopped", "stop")`` gives "stopped by ana"."""
+        who = self.requested_by.get(kind)
+        return f"{what} by {who}" if who else f"{what} by the operator"
+
     def detach(self) -> None:
         with self._changed:
             self._detach = True

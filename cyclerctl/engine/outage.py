@@ -67,7 +67,6 @@ class InstrumentWatch:
     chamber: Chamber | None
     control: RunControl
     event: EventLog
-    said_by: Callable[[str, str], str]  # ("stopped", "stop") → "stopped by <who asked>"
     on_state: Callable[[str], None] | None
     clock: Callable[[], float]
     poll_interval_s: float
@@ -183,7 +182,7 @@ class InstrumentWatch:
         if self.control.stop_requested:
             self.event(
                 self._position, "operator", "info",
-                f"{self.said_by('stopped', 'stop')} while {self.channel.name} was {why}",
+                f"{self.control.said_by('stopped', 'stop')} while {self.channel.name} was {why}",
                 t=t,
             )  # fmt: skip
             return StepEnd.stopped()

@@ -139,7 +139,6 @@ class ChannelRunner:
             chamber=self.chamber,
             control=self._control,
             event=self._event,
-            said_by=self._by,
             on_state=self.on_state,
             clock=self.clock,
             poll_interval_s=self.poll_interval_s,
@@ -288,24 +287,21 @@ class ChannelRunner:
         if self._control.detach_requested:
             return StepEnd.detached()
         if self.stop_request.is_set():
-            self._event(position, "operator", "info", self._by("stopped", "stop"))
+            self._event(position, "operator", "info", self._control.said_by("stopped", "stop"))
             return StepEnd.stopped()
         self._resumed(position, self.run_time_s)
         return None
 
     def _paused(self, position: Position, t: float, where: str) -> None:
-        self._event(position, "operator", "info", f"{self._by('paused', 'pause')} {where}", t=t)
+        said = self._control.said_by("paused", "pause")
+        self._event(position, "operator", "info", f"{said} {where}", t=t)
         if self.on_state is not None:
             self.on_state("paused")
 
     def _resumed(self, position: Position, t: float) -> None:
-        self._event(position, "operator", "info", self._by("resumed", "resume"), t=t)
+        self._event(position, "operator", "info", self._control.said_by("resumed", "resume"), t=t)
         if self.on_state is not None:
             self.on_state("running")
-
-    def _by(self, what: str, kind: str) -> str:
-        who = self._control.requested_by.get(kind)
-        return f"{what} by {who}" if who else f"{what} by the operator"
 
     def _run_step(self, position: Position, entry: _Entry | None = None) -> StepEnd:
         step = position.step
@@ -365,7 +361,7 @@ class ChannelRunner:
                     position,
                     "operator",
                     "info",
-                    self._by("stopped", "stop"),
+                    self._control.said_by("stopped", "stop"),
                     t=t_start + tally.elapsed_s,
                 )
                 # the points up to the stop are still to be read below
