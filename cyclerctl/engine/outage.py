@@ -289,14 +289,20 @@ class InstrumentWatch:
     def _back(
         self, t: float, gap_s: float, *, at_rest: bool = False, chamber: bool = False
     ) -> None:
-        """A gap event: the instrument (or the chamber) answers again after ``gap_s``."""
-        what = "the cell was put at rest; the step goes on" if at_rest else "data flows again"
+        """A gap event: after ``gap_s`` the instrument (or the chamber) answers again, or
+        (``at_rest``) took the stop that puts the cell at rest — which a channel with
+        nothing running on it does without a word to the instrument, so no claim is made
+        that it answered."""
         who = "the chamber" if chamber else self.channel.name
+        if at_rest:
+            what = f"{who} put at rest after {gap_s:.1f} s out of reach; the step goes on"
+        else:
+            what = f"{who} answered again after {gap_s:.1f} s: data flows again"
         self.event(
             self._position,
             "gap",
             "warning",
-            f"{who} answered again after {gap_s:.1f} s: {what} (from {t:.1f} s of the run)",
+            f"{what} (from {t:.1f} s of the run)",
             t=t,
             data={"gap_s": gap_s, "cause": "chamber" if chamber else "instrument"},
         )
