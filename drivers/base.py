@@ -161,3 +161,15 @@ class InstrumentFault(Exception):
         self.command = command
         self.detail = detail
         self.link_lost = link_lost
+
+
+def check_runnable(step: Step, kinds: frozenset[str] | None = None, *, who: str = "") -> None:
+    """Refuse, before any command goes out, a step that still has loop references (the
+    engine binds each one first) or, given ``kinds``, one of a kind ``who`` cannot run."""
+    if not step.is_bound:
+        raise ValueError(f"step {step.name!r} still has loop references; bind it first")
+    if kinds is not None and step.kind not in kinds:
+        raise ValueError(
+            f"step {step.name!r}: {who} cannot run {step.kind} steps"
+            f" (it runs {', '.join(sorted(kinds))})"
+        )

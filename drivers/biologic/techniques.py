@@ -41,6 +41,7 @@ from dataclasses import dataclass
 
 from cyclerctl.plan import ConditionKind, EndCondition, Ref, Step
 
+from ..base import check_runnable
 from . import ecc_catalog as C
 from . import eclib_types as T
 from .eclib import Param
@@ -86,8 +87,7 @@ def plan_step(
     step: Step, settings: Settings, elapsed_s: float = 0.0, charge_C: float = 0.0
 ) -> TechniquePlan:
     """The techniques that run ``step`` from ``elapsed_s`` and ``charge_C`` into it."""
-    if not step.is_bound:
-        raise ValueError(f"step {step.name!r} still has loop references; bind it first")
+    check_runnable(step)
     planner = _PLANNERS.get(step.kind)
     if planner is None:
         raise ValueError(

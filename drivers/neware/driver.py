@@ -42,7 +42,15 @@ import numpy as np
 
 from cyclerctl.plan import EndCondition, RecordCriteria, Step
 
-from ..base import SAMPLE_DTYPE, Capabilities, Identity, Samples, StepProgress, empty_samples
+from ..base import (
+    SAMPLE_DTYPE,
+    Capabilities,
+    Identity,
+    Samples,
+    StepProgress,
+    check_runnable,
+    empty_samples,
+)
 from . import messages
 from .link import Link
 from .messages import ENDED_STATES, MAX_DOWNLOAD, ChannelAddress, ProtocolError
@@ -159,8 +167,7 @@ class NewareChannel:
     # -- Channel ---------------------------------------------------------------------------
 
     def start_step(self, step: Step, progress: StepProgress | None = None) -> None:
-        if not step.is_bound:
-            raise ValueError(f"step {step.name!r} still has loop references; bind it first")
+        check_runnable(step)
         progress = progress or StepProgress()
         if self._adopt_next(step, progress):
             return  # the dead daemon had started it already
@@ -254,8 +261,7 @@ class NewareChannel:
         starts the new test where they end, so the cell's history has no hole. A test
         still working that is not this step is stopped, so that the step can be restarted.
         """
-        if not step.is_bound:
-            raise ValueError(f"step {step.name!r} still has loop references; bind it first")
+        check_runnable(step)
         self._test, self._next, self._leftover = None, [], None
         state = self._status()
         if state not in ("working", "finish", "protect", "stop"):

@@ -71,6 +71,7 @@ from ..base import (
     InstrumentFault,
     Samples,
     StepProgress,
+    check_runnable,
 )
 from .keithley import (
     MAX_TRIGGER_COUNT,
@@ -148,13 +149,7 @@ class SourceMeterChannel:
     # -- Channel -----------------------------------------------------------------------------
 
     def start_step(self, step: Step, progress: StepProgress | None = None) -> None:
-        if not step.is_bound:
-            raise ValueError(f"step {step.name!r} still has loop references; bind it first")
-        if step.kind not in STEP_KINDS:
-            raise ValueError(
-                f"step {step.name!r}: {self._name} is a SourceMeter; it runs "
-                f"{', '.join(sorted(STEP_KINDS))} steps, not {step.kind}"
-            )
+        check_runnable(step, STEP_KINDS, who=f"{self._name} (a SourceMeter)")
         progress = progress or StepProgress()
         with self._lock, self._guard("start_step"):
             self._running = False

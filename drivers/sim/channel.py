@@ -37,7 +37,14 @@ import numpy as np
 
 from cyclerctl.plan import ConditionKind, EndCondition, Step
 
-from ..base import IMPEDANCE_DTYPE, SAMPLE_DTYPE, Capabilities, Samples, StepProgress
+from ..base import (
+    IMPEDANCE_DTYPE,
+    SAMPLE_DTYPE,
+    Capabilities,
+    Samples,
+    StepProgress,
+    check_runnable,
+)
 from .chamber import SimChamber
 from .conditions import StepWatch, find_crossing, si
 from .model import CellModel, FloatArray, SupportsTemperature, Trajectory
@@ -164,13 +171,7 @@ class SimChannel:
     # -- Channel ---------------------------------------------------------------------------
 
     def start_step(self, step: Step, progress: StepProgress | None = None) -> None:
-        if not step.is_bound:
-            raise ValueError(f"step {step.name!r} still has loop references; bind it first")
-        if step.kind not in STEP_KINDS:
-            raise ValueError(
-                f"step {step.name!r}: the simulator cannot run {step.kind} steps yet "
-                f"(it runs {', '.join(sorted(STEP_KINDS))})"
-            )
+        check_runnable(step, STEP_KINDS, who="the simulator")
         progress = progress or StepProgress()
         if self._run is not None and not self._run.ended:
             # a new step ends the one before: the cell lives through it up to now
