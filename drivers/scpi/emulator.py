@@ -369,13 +369,14 @@ class Keithley2400Emulator:
 
         return handler
 
+    def _autoranges(self, side: str) -> dict[str, bool]:
+        """Autorange on/off by quantity, of the source or the sense side."""
+        settings = self._settings
+        return settings.source_autorange if side == "source" else settings.sense_autorange
+
     def _autorange(self, side: str, what: str) -> Handler:
         def handler(unit: Unit) -> str | None:
-            ranges = (
-                self._settings.source_autorange
-                if side == "source"
-                else self._settings.sense_autorange
-            )
+            ranges = self._autoranges(side)
             if unit.query:
                 return _bool_text(ranges[what])
             ranges[what] = _boolean(unit)
@@ -385,11 +386,7 @@ class Keithley2400Emulator:
 
     def _range(self, side: str, what: str) -> Handler:
         def handler(unit: Unit) -> str | None:
-            ranges = (
-                self._settings.source_autorange
-                if side == "source"
-                else self._settings.sense_autorange
-            )
+            ranges = self._autoranges(side)
             if unit.query:
                 return _nr3(self._limit(what))
             _number(unit, self._limit(what))
