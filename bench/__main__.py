@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from bench import daemon, daemon_memory, dry_run, export, ingest, readback, tui
-from bench.machine import describe
+from bench.machine import describe, print_rows
 
 
 def main() -> None:
@@ -22,9 +22,7 @@ def main() -> None:
     rows += readback.table(args.quick)
     rows += daemon_memory.table(args.quick)
     rows += tui.table(args.quick)  # in its own process, bounded in time
-    width = max(len(name) for name, _ in rows)
-    for name, value in rows:
-        print(f"{name:<{width}}  {value}")
+    print_rows(rows)
 
 
 if __name__ == "__main__":

@@ -150,15 +150,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--channels", type=int, default=None)
     parser.add_argument("--window", type=float, default=None, help="seconds")
     args = parser.parse_args(argv)
-    from bench.machine import describe
+    from bench.machine import describe, print_rows
 
     channels = args.channels or (QUICK_CHANNELS if args.quick else FULL_CHANNELS)
     window = args.window or (3.0 if args.quick else 30.0)
     print(f"machine: {describe()}")
     rows = run(channels, window)
-    width = max(len(name) for name, _ in rows)
-    for name, value in rows:
-        print(f"{name:<{width}}  {value}")
+    print_rows(rows)
 
 
 if __name__ == "__main__":

@@ -194,14 +194,12 @@ def main(argv: list[str] | None = None) -> None:
         what, db, run_id, out = args.child
         print(json.dumps(child(what, Path(db), int(run_id), Path(out))))
         return
-    from bench.machine import describe
+    from bench.machine import describe, print_rows
 
     points = args.points or (QUICK_POINTS if args.quick else FULL_POINTS)
     print(f"machine: {describe()}")
     table = run(points)
-    width = max(len(name) for name, _ in table)
-    for name, value in table:
-        print(f"{name:<{width}}  {value}")
+    print_rows(table)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ SAMPLE_ROW_DTYPE blocks, as a fast channel hands them over), into a fresh SQLite
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import sqlite3
@@ -224,16 +223,9 @@ def table(quick: bool) -> list[tuple[str, str]]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.ingest")
-    parser.add_argument("--quick", action="store_true", help=f"{QUICK_POINTS:,} points")
-    args = parser.parse_args(argv)
-    from bench.machine import describe
+    from bench.machine import standalone
 
-    print(f"machine: {describe()}")
-    rows = table(args.quick)
-    width = max(len(name) for name, _ in rows)
-    for name, value in rows:
-        print(f"{name:<{width}}  {value}")
+    standalone("python -m bench.ingest", f"{QUICK_POINTS:,} points", table, argv)
 
 
 if __name__ == "__main__":

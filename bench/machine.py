@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -27,3 +29,24 @@ def describe() -> str:
         f"{platform.system()} {platform.release()}; Python {platform.python_version()}, "
         f"numpy {np.__version__}"
     )
+
+
+Rows = list[tuple[str, str]]
+
+
+def print_rows(rows: Rows) -> None:
+    """The benchmark table: names padded to one column, then the figures."""
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+
+
+def standalone(
+    prog: str, quick_help: str, table: Callable[[bool], Rows], argv: list[str] | None
+) -> None:
+    """``python -m bench.<one> [--quick]``: the machine, then that benchmark's table."""
+    parser = argparse.ArgumentParser(prog=prog)
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    args = parser.parse_args(argv)
+    print(f"machine: {describe()}")
+    print_rows(table(args.quick))

@@ -13,7 +13,6 @@ Targets: store ≤ 1.2 × baseline and ≤ 1 s for the million points.
 
 from __future__ import annotations
 
-import argparse
 import sqlite3
 import tempfile
 import time
@@ -88,16 +87,9 @@ def table(quick: bool) -> list[tuple[str, str]]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.readback")
-    parser.add_argument("--quick", action="store_true", help=f"{QUICK_POINTS:,} points")
-    args = parser.parse_args(argv)
-    from bench.machine import describe
+    from bench.machine import standalone
 
-    print(f"machine: {describe()}")
-    rows = table(args.quick)
-    width = max(len(name) for name, _ in rows)
-    for name, value in rows:
-        print(f"{name:<{width}}  {value}")
+    standalone("python -m bench.readback", f"{QUICK_POINTS:,} points", table, argv)
 
 
 if __name__ == "__main__":
