@@ -40,7 +40,8 @@ Registry contract (``drivers/registry.py``):
   EClib64.dll and the .ecc/kernel files, or the DLL itself; default: the DLL search path).
   ``address`` ``"emulated"`` (or an ``emulated_cells`` option, a list of CellSummary) uses
   the emulated library instead, with ``virtual_time`` (default True), ``speed``, ``seed``,
-  ``model`` ("VMP3", "VSP", "SP-50", "SP-150", "SP-300", "VSP-300", "VMP-300"). ``record_every_s`` sets
+  ``model`` ("VMP3", "VSP", "SP-50", "SP-150", "SP-300", "VSP-300", "VMP-300"),
+  ``dummy_load`` (a DummyLoad instead of cells) and ``miscale``. ``record_every_s`` sets
   Record_every_dT (default 1 s).
 - ``start_emulator``: EClib is a DLL, not a network protocol: there is nothing to serve.
 """
@@ -66,8 +67,8 @@ __all__ = [
     "UNCONFIRMED",
     "BioLogicChannel",
     "BioLogicInstrument",
-    "EClib",
     "DummyLoad",
+    "EClib",
     "EClibError",
     "EmulatedEClib",
     "UnknownRowLayout",

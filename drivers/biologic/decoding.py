@@ -243,7 +243,9 @@ def layout_for(technique: int, process: int, board_type: int, columns: int) -> L
         else f"board type {board_type}, of no known family"
     )
     if known:
-        why = f"{columns} columns per row, where the {family} family's layout has {known[0].columns}"
+        why = (
+            f"{columns} columns per row, where the {family} family's layout has {known[0].columns}"
+        )
     elif family is None:
         why = "its row layout depends on the board family"
     else:

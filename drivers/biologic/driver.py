@@ -11,8 +11,9 @@ and the vendor's ``ex_tech_*.py``). Stopping is BL_StopChannel.
 
 Points: t = step time: where the step started (``StepProgress.elapsed_s``) plus the
 technique's TDataInfos.StartTime plus the row's time since the technique started (the time
-origin easy-biologic and pyeclab use, ``decoding``), V = Ewe, I (0 for OCV, which measures no current), Q integrated from I (trapezoids; none of the
-techniques used records a charge column), T = NaN. Impedance points (PEIS/GEIS process 1)
+origin easy-biologic and pyeclab use, ``decoding``), V = Ewe, I (0 for OCV, which measures
+no current), Q integrated from I (trapezoids; none of the techniques used records a charge
+column), T = NaN. Impedance points (PEIS/GEIS process 1)
 carry f, Z', Z'', V_dc = Ewe, t.
 
 Why a step ended is inferred, since the device does not say: a technique that ran its whole
@@ -62,8 +63,8 @@ from ..base import (
     Samples,
     StepProgress,
 )
-from . import eclib_types as T
 from . import decoding
+from . import eclib_types as T
 from .decoding import PHASE_ZWE_UNIT, Floats, Rows, Words, decode, family_of_board, ieee_singles
 from .eclib import EClib
 from .techniques import NATIVE_END_CONDITIONS, Settings, TechniquePlan, plan_step
