@@ -49,7 +49,8 @@ column checks it: the cycle is a count (word < 2²³), while a float of any ordi
 has a word ≥ 2²³, so a row whose columns are not what the table says is refused instead
 of decoded into wrong numbers. A row layout not in the table (another technique, another
 width, a board type of no known family) raises :class:`UnknownRowLayout`, naming the
-technique, the process and the board.
+technique, the process and the board. (VSCANLIMIT, 158, which this driver never loads,
+was once read as a scan; it has no public layout and is refused like any other.)
 
 Time is a 64-bit count of time-base ticks: t = ((t_high << 32) + t_low) × TimeBase, with
 TimeBase from the TCurrentValues of the same call (``kbio_tech``); process 1's t is a
@@ -238,7 +239,7 @@ def layout_for(technique: int, process: int, board_type: int, columns: int) -> L
         return known[0]
     name = TECHNIQUE_NAMES.get(technique, "a technique this driver does not run")
     board = (
-        f"a {family}-family board (board type {board_type})"
+        f"board type {board_type} ({family} family)"
         if family is not None
         else f"board type {board_type}, of no known family"
     )

@@ -85,7 +85,10 @@ def test_ocv_rows_of_an_sp300_family_board_have_no_ece() -> None:
 def test_an_ocv_row_of_the_other_family_is_refused(board: int, columns: int) -> None:
     row = [*time_words(2.0, 20e-6), single(1.0), single(0.5)][:columns]
     family = FAMILY_OF_BOARD[board]
-    with pytest.raises(UnknownRowLayout, match=rf"OCV \(technique 100\) process 0 on a {family}"):
+    with pytest.raises(
+        UnknownRowLayout,
+        match=rf"OCV \(technique 100\) process 0 on board type {board} \({family} family\)",
+    ):
         decode(buffer([row], T.TECH_OCV, timebase=20e-6), board)
 
 
@@ -140,7 +143,7 @@ def test_a_six_column_scan_row_on_an_sp300_board_is_a_clear_fault() -> None:
         decode(buffer(rows, T.TECH_PDYN, timebase=50e-6), SP300)
     message = str(fault.value)
     assert "VSCAN (technique 124) process 0" in message
-    assert "SP-300-family board (board type 2)" in message
+    assert "on board type 2 (SP-300 family)" in message
     assert "6 columns per row, where the SP-300 family's layout has 5" in message
 
 
@@ -154,7 +157,11 @@ def test_a_float_where_the_cycle_count_belongs_is_a_clear_fault() -> None:
 @pytest.mark.parametrize(
     ("technique", "board", "says"),
     [
-        (T.TECH_PDYNLIMIT, VMP3, r"VSCANLIMIT \(technique 158\) process 0 on a VMP3-family"),
+        (
+            T.TECH_PDYNLIMIT,
+            VMP3,
+            r"VSCANLIMIT \(technique 158\) process 0 on board type 1 \(VMP3 family\)",
+        ),
         (999, SP300, r"a technique this driver does not run \(technique 999\)"),
         (T.TECH_CP, T.BOARD_UNKNOWN, r"board type 0, of no known family"),
     ],

@@ -6,7 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cyclerctl.drivers.biologic import BioLogicInstrument, DummyLoad, EClib, EmulatedEClib
+from cyclerctl.drivers.biologic import (
+    BioLogicInstrument,
+    DummyLoad,
+    EClib,
+    EmulatedEClib,
+    UnknownRowLayout,
+)
 from cyclerctl.drivers.biologic import eclib_types as T
 from cyclerctl.drivers.biologic.driver import BioLogicChannel
 from cyclerctl.drivers.biologic.eclib import DataRead
@@ -107,3 +113,35 @@ def test_every_technique_round_trips_in_the_family_layout(model: str) -> None:
     assert eclib.shapes == {
         (technique, process, width) for (technique, process), width in WIDTHS[family].items()
     }
+
+
+class WiderRows(EClib):
+    """The binding, handing on every row with one word more than the device wrote."""
+
+    def get_data(self, device_id: int, channel: int) -> DataRead:
+        data = super().get_data(device_id, channel)
+        rows, cols = int(data.infos.NbRows), int(data.infos.NbCols)
+        if rows <= 0:
+            return data
+        table = np.zeros((rows, cols + 1), dtype=np.uint32)
+        table[:, :cols] = data.words.reshape(rows, cols)
+        data.infos.NbCols = cols + 1
+        return DataRead(table.ravel(), data.infos, data.values)
+
+
+def test_rows_of_an_unknown_layout_stop_the_read_and_the_channel_stops_cleanly() -> None:
+    library = EmulatedEClib([], dummy_load=DummyLoad(R), model="SP-300")
+    instrument = BioLogicInstrument("USB0", WiderRows(library), virtual_time=True)
+    instrument.connect()
+    channel = instrument.channels[0]
+    channel.start_step(Step(0, "rest", "rest", ends=(EndCondition("time", 30.0),)))
+    with pytest.raises(UnknownRowLayout) as fault:
+        channel.read()
+    assert str(fault.value).startswith(
+        "BL_GetData: OCV (technique 100) process 0 on board type 2 (SP-300 family): "
+        "4 columns per row, where the SP-300 family's layout has 3"
+    )
+    library.take_calls()
+    channel.stop()  # what the engine does with any fault: the cell is brought to rest
+    assert [c.name for c in library.take_calls()] == ["BL_StopChannel"]
+    assert library.channels[0].state == T.STATE_STOP
