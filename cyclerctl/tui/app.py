@@ -1,23 +1,28 @@
-"""The Textual app: screens, the operator's session, and ``run_tui`` for ``cyclerctl tui``."""
+"""The Textual app: screens, the operator's session, and ``run_tui`` for ``cyclerctl tui``.
+
+The app builds each screen with what it reads (the LabData, ``read_only``, ``with_operator``)
+and handles what a screen asks for as a message from ``cyclerctl.tui.messages``; no screen
+imports this module.
+"""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 from urllib.parse import quote
 
 from sqlalchemy import make_url
 from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
 
 from cyclerctl.config import Config, ConfigError, default_operator, load_config
 from cyclerctl.config import database_url as resolve_database_url
 from cyclerctl.store import Store
-from cyclerctl.tui.data import ChannelRow, LabData
+from cyclerctl.tui.data import LabData
+from cyclerctl.tui.messages import CommandRun, LaunchOnChannel, OpenChannel, ShowRun
 from cyclerctl.tui.screens.detail import DetailScreen
 from cyclerctl.tui.screens.history import HistoryScreen
 from cyclerctl.tui.screens.launch import LaunchScreen
@@ -30,10 +35,6 @@ _VERB = {"pause": "Pause", "resume": "Resume", "stop": "Stop"}
 
 class CyclerApp(App[int]):
     TITLE = "cyclerctl"
-    SCREENS: ClassVar[dict[str, Callable[[], Screen[Any]]]] = {
-        "overview": OverviewScreen,
-        "history": HistoryScreen,
-    }
     BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+q", "quit", "quit", show=False)]
 
     def __init__(self, lab: LabData, *, read_only: bool = False, operator_hint: str = "") -> None:
@@ -45,6 +46,8 @@ class CyclerApp(App[int]):
         self._detail: DetailScreen | None = None
 
     def on_mount(self) -> None:
+        self.install_screen(OverviewScreen(self.lab, read_only=self.read_only), name="overview")
+        self.install_screen(HistoryScreen(self.lab), name="history")
         self.push_screen("overview")
 
     # -- the operator -----------------------------------------------------------------------
@@ -68,10 +71,10 @@ class CyclerApp(App[int]):
                         severity="warning")  # fmt: skip
         return self.read_only
 
-    # -- what the screens ask for -----------------------------------------------------------
+    # -- what the screens ask for (messages.py) ---------------------------------------------
 
-    def open_channel(self, row: ChannelRow) -> None:
-        self._open_latest(row.channel, row.run_id)
+    def on_open_channel(self, message: OpenChannel) -> None:
+        self._open_latest(message.row.channel, message.row.run_id)
 
     @work(thread=True, group="open")
     def _open_latest(self, channel: str, run_id: int | None) -> None:
@@ -84,30 +87,35 @@ class CyclerApp(App[int]):
                 return
         self.call_from_thread(self.show_run, run_id, channel)
 
+    def on_show_run(self, message: ShowRun) -> None:
+        self.show_run(message.run_id, message.channel)
+
     def show_run(self, run_id: int | None, channel: str) -> None:
         """Push the run's detail: one DetailScreen, installed once and reused (see
         DetailScreen.load)."""
         screen = self._detail
         if screen is None:
-            screen = self._detail = DetailScreen(run_id, channel)
+            screen = self._detail = DetailScreen(self.lab, run_id, channel)
             self.install_screen(screen, name="detail")
         else:
             screen.load(run_id, channel)
         self.push_screen(screen)
 
-    def launch_on(self, row: ChannelRow) -> None:
+    def on_launch_on_channel(self, message: LaunchOnChannel) -> None:
+        row = message.row
         if self._refuse_read_only():
             return
         if row.active or row.state == "offline":
             self.notify(f"{row.channel} is {row.state}: launch on an idle channel",
                         severity="warning")  # fmt: skip
             return
-        self.push_screen(LaunchScreen(row.channel))
+        self.push_screen(LaunchScreen(row.channel, self.lab, read_only=self.read_only,
+                                      with_operator=self.with_operator))  # fmt: skip
 
-    def command_run(
-        self, run_id: int | None, kind: str, *, channel: str, cell: str | None, status: str | None
-    ) -> None:
+    def on_command_run(self, message: CommandRun) -> None:
         """Pause/resume/stop after a confirmation that names the cell and the channel."""
+        run_id, kind, channel = message.run_id, message.kind, message.channel
+        cell, status = message.cell, message.status
         if self._refuse_read_only():
             return
         if run_id is None or status not in ("running", "paused", "queued"):

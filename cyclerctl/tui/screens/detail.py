@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from rich.markup import escape
 from textual.app import ComposeResult
@@ -11,14 +11,12 @@ from textual.containers import Vertical
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from cyclerctl.store import TERMINAL_STATUSES
-from cyclerctl.tui.data import RunDetail, Trace
+from cyclerctl.tui.data import LabData, RunDetail, Trace
 from cyclerctl.tui.format import duration
+from cyclerctl.tui.messages import CommandRun
 from cyclerctl.tui.screens.polling import PollingScreen
 from cyclerctl.tui.widgets.plots import NyquistPlot, TracePlot
 from cyclerctl.tui.widgets.run_tables import EventTable, PlanTable, ResultsView, StepTable
-
-if TYPE_CHECKING:
-    from cyclerctl.tui.app import CyclerApp
 
 
 class DetailScreen(PollingScreen):
@@ -40,18 +38,12 @@ class DetailScreen(PollingScreen):
         Binding("q", "app.quit", "quit"),
     ]
 
-    def __init__(self, run_id: int | None, channel: str) -> None:
+    def __init__(self, lab: LabData, run_id: int | None, channel: str) -> None:
         super().__init__()
+        self.lab = lab
         self.run_id = run_id
         self.channel = channel
         self.detail: RunDetail | None = None
-
-    @property
-    def lab_app(self) -> CyclerApp:
-        from cyclerctl.tui.app import CyclerApp
-
-        assert isinstance(self.app, CyclerApp)
-        return self.app
 
     def compose(self) -> ComposeResult:
         yield Static(f"{self.channel}: no run yet", id="head")
@@ -102,7 +94,7 @@ class DetailScreen(PollingScreen):
             return None
         if self.detail is not None and self.detail.run.status in TERMINAL_STATUSES:
             return self.detail  # a finished run does not change: read it once
-        return self.lab_app.lab.detail(self.run_id)
+        return self.lab.detail(self.run_id)
 
     def show(self, data: Any) -> None:
         if data is None or (data is self.detail and self._drawn):
@@ -160,5 +152,5 @@ class DetailScreen(PollingScreen):
         if self.detail is None:
             return
         run = self.detail.run
-        self.lab_app.command_run(run.id, kind, channel=run.channel, cell=run.cell_name,
-                                 status=run.status)  # fmt: skip
+        self.post_message(CommandRun(run.id, kind, channel=run.channel, cell=run.cell_name,
+                                     status=run.status))  # fmt: skip

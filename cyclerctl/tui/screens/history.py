@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Footer, Static
 
-from cyclerctl.tui.data import HistoryRow
+from cyclerctl.tui.data import HistoryRow, LabData
+from cyclerctl.tui.messages import ShowRun
 from cyclerctl.tui.screens.polling import PollingScreen
-
-if TYPE_CHECKING:
-    from cyclerctl.tui.app import CyclerApp
 
 _STATUS_STYLES = {"completed": "cyan", "stopped": "yellow"}
 
@@ -25,16 +23,10 @@ class HistoryScreen(PollingScreen):
         Binding("q", "app.quit", "quit"),
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, lab: LabData) -> None:
         super().__init__()
+        self.lab = lab
         self._shown: set[int] = set()
-
-    @property
-    def lab_app(self) -> CyclerApp:
-        from cyclerctl.tui.app import CyclerApp
-
-        assert isinstance(self.app, CyclerApp)
-        return self.app
 
     def compose(self) -> ComposeResult:
         yield Static("[b]History[/b]: finished runs, newest first (Enter: open)")
@@ -49,7 +41,7 @@ class HistoryScreen(PollingScreen):
         table.focus()
 
     def fetch(self) -> Any:
-        return self.lab_app.lab.history()
+        return self.lab.history()
 
     def show(self, data: Any) -> None:
         rows: list[HistoryRow] = data
@@ -80,11 +72,8 @@ class HistoryScreen(PollingScreen):
         run_id = int(event.row_key.value)
         run = next((r for r in self._runs() if r == run_id), None)
         if run is not None:
-            from cyclerctl.tui.app import CyclerApp
-
             channel = str(self.query_one(DataTable).get_cell(str(run_id), "channel"))
-            assert isinstance(self.app, CyclerApp)
-            self.app.show_run(run_id, channel)
+            self.post_message(ShowRun(run_id, channel))
 
     def _runs(self) -> set[int]:
         return self._shown

@@ -7,7 +7,7 @@ that drives the channel starts it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from textual import work
 from textual.app import ComposeResult
@@ -24,6 +24,7 @@ from cyclerctl.protocol import (
     list_protocols,
     render_plan_table,
 )
+from cyclerctl.tui.data import LabData
 from cyclerctl.tui.format import duration
 from cyclerctl.tui.launch_form import (
     CELL_FIELDS,
@@ -32,9 +33,7 @@ from cyclerctl.tui.launch_form import (
     overrides_of,
     parameters_of,
 )
-
-if TYPE_CHECKING:
-    from cyclerctl.tui.app import CyclerApp
+from cyclerctl.tui.messages import WithOperator
 
 #: the cell Select's value for "I'll type the cell in"
 ENTER_CELL = "\0enter"
@@ -60,22 +59,20 @@ class LaunchScreen(Screen[int | None]):
         Binding("ctrl+l", "launch", "launch"),
     ]
 
-    def __init__(self, channel: str) -> None:
+    def __init__(
+        self, channel: str, lab: LabData, *, read_only: bool, with_operator: WithOperator
+    ) -> None:
         super().__init__()
         self.channel = channel
+        self.lab = lab
+        self.read_only = read_only
+        self.with_operator = with_operator
         self.protocols: dict[str, LibraryEntry] = {e.name: e for e in list_protocols()}
         self.cells: dict[str, LibraryEntry] = {e.name: e for e in list_cells()}
         self.parameters: list[Parameter] = []
         self.plan: Plan | None = None
         self.overrides: dict[str, str] = {}
         self._generation = 0
-
-    @property
-    def lab_app(self) -> CyclerApp:
-        from cyclerctl.tui.app import CyclerApp
-
-        assert isinstance(self.app, CyclerApp)
-        return self.app
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
@@ -194,7 +191,7 @@ class LaunchScreen(Screen[int | None]):
         self.overrides = overrides
         self.query_one("#errors", Static).update(error)
         launch = self.query_one("#launch", Button)
-        launch.disabled = plan is None or self.lab_app.read_only
+        launch.disabled = plan is None or self.read_only
         if plan is None:
             self.query_one("#plan", Static).update("")
             return
@@ -215,15 +212,15 @@ class LaunchScreen(Screen[int | None]):
 
     def action_launch(self) -> None:
         plan = self.plan
-        if plan is None or self.lab_app.read_only:
+        if plan is None or self.read_only:
             return
         overrides = dict(self.overrides)
-        self.lab_app.with_operator(lambda operator: self._submit(plan, overrides, operator))
+        self.with_operator(lambda operator: self._submit(plan, overrides, operator))
 
     @work(thread=True, group="submit")
     def _submit(self, plan: Plan, overrides: dict[str, str], operator: str) -> None:
         try:
-            run_id = self.lab_app.lab.submit(
+            run_id = self.lab.submit(
                 plan, channel=self.channel, operator=operator, overrides=overrides
             )
         except Exception as exc:

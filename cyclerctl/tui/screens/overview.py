@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Footer, Static
 
-from cyclerctl.tui.data import ChannelRow
+from cyclerctl.tui.data import ChannelRow, LabData
 from cyclerctl.tui.format import ATTENTION_STATES
+from cyclerctl.tui.messages import CommandRun, LaunchOnChannel, OpenChannel
 from cyclerctl.tui.screens.polling import PollingScreen
 from cyclerctl.tui.widgets.channel_table import ChannelTable
-
-if TYPE_CHECKING:
-    from cyclerctl.tui.app import CyclerApp
 
 #: the state filter cycles through these ("attention" is any state in ATTENTION_STATES)
 STATE_FILTERS: tuple[str, ...] = ("all", "running", "paused", "idle", "done", "attention")
@@ -47,19 +45,14 @@ class OverviewScreen(PollingScreen):
         Binding("q", "app.quit", "quit"),
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, lab: LabData, *, read_only: bool = False) -> None:
         super().__init__()
+        self.lab = lab
+        self.read_only = read_only
         self.rows: list[ChannelRow] = []
         self.state_filter = "all"
         self.instrument_filter = "all"
         self._title = ""
-
-    @property
-    def lab_app(self) -> CyclerApp:
-        from cyclerctl.tui.app import CyclerApp
-
-        assert isinstance(self.app, CyclerApp)
-        return self.app
 
     def compose(self) -> ComposeResult:
         yield Static(id="title")
@@ -72,7 +65,7 @@ class OverviewScreen(PollingScreen):
         self.query_one(ChannelTable).focus()
 
     def fetch(self) -> Any:
-        return self.lab_app.lab.overview()
+        return self.lab.overview()
 
     def show(self, data: Any) -> None:
         self.rows = list(data)
@@ -88,7 +81,7 @@ class OverviewScreen(PollingScreen):
         for row in self.rows:
             counts[row.state] = counts.get(row.state, 0) + 1
         summary = " ".join(f"{n} {state}" for state, n in sorted(counts.items()))
-        mode = " [b]READ-ONLY[/b]" if self.lab_app.read_only else ""
+        mode = " [b]READ-ONLY[/b]" if self.read_only else ""
         title = (
             f"[b]cyclerctl[/b]{mode}  filter: {self.state_filter}/{self.instrument_filter}"
             f"  {summary}"
@@ -115,18 +108,18 @@ class OverviewScreen(PollingScreen):
     def action_open(self) -> None:
         row = self.selected()
         if row is not None:
-            self.lab_app.open_channel(row)
+            self.post_message(OpenChannel(row))
 
     def action_launch(self) -> None:
         row = self.selected()
         if row is not None:
-            self.lab_app.launch_on(row)
+            self.post_message(LaunchOnChannel(row))
 
     def action_command(self, kind: str) -> None:
         row = self.selected()
         if row is not None:
-            self.lab_app.command_run(row.run_id, kind, channel=row.channel, cell=row.cell,
-                                     status=row.status)  # fmt: skip
+            self.post_message(CommandRun(row.run_id, kind, channel=row.channel, cell=row.cell,
+                                         status=row.status))  # fmt: skip
 
     def action_cycle_state(self) -> None:
         i = STATE_FILTERS.index(self.state_filter)
