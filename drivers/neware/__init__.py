@@ -58,10 +58,20 @@ _SETTINGS = (
     "current_max_A",
     "voltage_range_V",
     "download_records",
+    "bts_backup_dir",
+    "cv_current_limit_A",
 )
 # voltage_limit_V: the common compliance option of sources; a cycler's step file carries
 # its own voltage limits, so it is accepted and not used
-_OTHER = ("channels", "speed", "seed", "emulated_cells", "voltage_limit_V")
+_OTHER = (
+    "channels",
+    "speed",
+    "seed",
+    "emulated_cells",
+    "voltage_limit_V",
+    "dummy_load_ohm",
+    "miscale",
+)
 
 
 def parse_address(address: str) -> tuple[str, int]:
@@ -114,6 +124,10 @@ def open_instrument(address: str, options: Mapping[str, Any]) -> NewareInstrumen
 def start_emulator(
     cells: Sequence[CellSummary], host: str, port: int, options: Mapping[str, Any]
 ) -> NewareEmulator:
+    """An emulator on ``host:port``; options ``virtual_time``, ``speed``, ``seed``, and for
+    commissioning ``dummy_load_ohm`` (a resistor on every channel instead of the cells) and
+    ``miscale`` ("current_mA": a deliberately mis-scaled instrument)."""
+    dummy = options.get("dummy_load_ohm")
     return NewareEmulator(
         cells,
         host,
@@ -121,4 +135,6 @@ def start_emulator(
         virtual_time=bool(options.get("virtual_time", True)),
         speed=float(options.get("speed", 1.0)),
         seed=options.get("seed"),
+        dummy_load_ohm=None if dummy is None else float(dummy),
+        miscale=options.get("miscale"),
     )

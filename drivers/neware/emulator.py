@@ -35,7 +35,8 @@ from cyclerctl.plan import CellSummary
 
 from ..sim import SimInstrument
 from . import messages
-from .emulated_channel import EmulatedChannel
+from .dummy import ResistorLoad
+from .emulated_channel import EmulatedChannel, Physics
 from .messages import ChannelAddress, FrameReader, Message, ProtocolError
 from .stepfile import StepFileError, parse_stepfile
 
@@ -61,25 +62,48 @@ class NewareEmulator:
         username: str = "admin",
         password: str = "neware",
         tick_s: float = 0.1,
+        dummy_load_ohm: float | None = None,
+        dummy_channels: int = 1,
+        miscale: str | None = None,
+        disabled_channels: Sequence[str] = (),
     ) -> None:
-        if not cells:
+        if not cells and dummy_load_ohm is None:
             raise ValueError("the emulator needs at least one cell (one per channel)")
         self.virtual_time = virtual_time
         self._credentials = (username, password)
-        self._sim = SimInstrument(
-            cells,
-            seed=seed,
-            sample_interval_s=sample_interval_s,
-            realtime=not virtual_time,
-            speed=speed,
-            name="neware-emulator",
-        )
+        physics: list[Physics]
+        if dummy_load_ohm is not None:
+            # commissioning: a resistor on every channel instead of a cell
+            physics = [
+                ResistorLoad(
+                    dummy_load_ohm,
+                    sample_interval_s=sample_interval_s,
+                    realtime=not virtual_time,
+                    speed=speed,
+                )
+                for _ in range(len(cells) or dummy_channels)
+            ]
+        else:
+            self._sim = SimInstrument(
+                cells,
+                seed=seed,
+                sample_interval_s=sample_interval_s,
+                realtime=not virtual_time,
+                speed=speed,
+                name="neware-emulator",
+            )
+            physics = list(self._sim.channels)
         self.channels = {
             (devid, subdevid, i + 1): EmulatedChannel(
-                ChannelAddress(devid, subdevid, i + 1, devtype, host), sim
+                ChannelAddress(devid, subdevid, i + 1, devtype, host), sim, miscale=miscale
             )
-            for i, sim in enumerate(self._sim.channels)
+            for i, sim in enumerate(physics)
         }
+        for key in disabled_channels:
+            d, sub, chl = (int(part) for part in key.split("-"))
+            self.channels[(d, sub, chl)].disabled = True
+        #: bytes clients sent that never made a whole request (no ``\n\n#\r\n``)
+        self.unframed: list[bytes] = []
         self._lock = threading.Lock()  # the channels' state: handlers and the clock share it
         self._tests = 0
         self._closed = threading.Event()
@@ -158,7 +182,7 @@ class NewareEmulator:
             threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
     def _serve(self, client: socket.socket) -> None:
-        reader = FrameReader()
+        reader = FrameReader(strict=True)  # as BTS: a request ends with "\n\n#\r\n"
         try:
             while not self._closed.is_set():
                 data = client.recv(65536)
@@ -174,6 +198,8 @@ class NewareEmulator:
         finally:
             with self._lock:
                 self._clients.discard(client)
+                if reader.pending:
+                    self.unframed.append(reader.leftover)
             _close(client)
 
     def _dropping(self) -> bool:
@@ -232,8 +258,10 @@ class NewareEmulator:
         return messages.connect_response(given == self._credentials)
 
     def _getdevinfo(self, message: Message) -> str:
+        # false: disabled, or running a test (as the captured BTS 8.0 answers show it)
         addresses = [c.address for c in self.channels.values()]
-        return messages.getdevinfo_response(addresses, client_version=CLIENT_VERSION)
+        free = [not c.disabled and c.status != "working" for c in self.channels.values()]
+        return messages.getdevinfo_response(addresses, client_version=CLIENT_VERSION, free=free)
 
     def _getchlstatus(self, message: Message) -> str:
         answers = []
@@ -253,7 +281,7 @@ class NewareEmulator:
         return messages.per_channel_response("start", "start", answers)
 
     def _start_one(self, channel: EmulatedChannel | None, path: str, barcode: str) -> str:
-        if channel is None or channel.status == "working":
+        if channel is None or channel.disabled or channel.status == "working":
             return "false"
         try:
             file = parse_stepfile(Path(path).read_bytes())
