@@ -139,9 +139,16 @@ class _Test:
 
 class NewareChannel:
     def __init__(
-        self, instrument: NewareInstrument, address: ChannelAddress, settings: ChannelSettings
+        self,
+        instrument: NewareInstrument,
+        address: ChannelAddress,
+        settings: ChannelSettings,
+        *,
+        refusal: str | None = None,
     ) -> None:
         self._instrument = instrument
+        #: why this channel is not usable (getdevinfo marked it false at connect); None: it is
+        self.refusal = refusal
         self.address = address
         self._settings = settings
         self._capabilities = Capabilities(
@@ -181,6 +188,7 @@ class NewareChannel:
 
     def start_step(self, step: Step, progress: StepProgress | None = None) -> None:
         check_runnable(step)
+        self._check_usable(step)
         progress = progress or StepProgress()
         if self._adopt_next(step, progress):
             return  # the dead daemon had started it already
@@ -300,6 +308,8 @@ class NewareChannel:
         """
         check_runnable(step)
         self._test, self._next, self._leftover = None, [], None
+        if self.refusal is not None:
+            return False  # someone else's test: never ours to take over or stop
         state = self._status()
         if state not in ("working", "finish", "protect", "stop"):
             return False
@@ -345,6 +355,20 @@ class NewareChannel:
         test.stop_sent = True
 
     # -- the wire ----------------------------------------------------------------------------
+
+    def _check_usable(self, step: Step) -> None:
+        """A channel marked false at connect starts nothing unless ``getdevinfo`` now marks
+        it true (the other test ended meanwhile)."""
+        if self.refusal is None:
+            return
+        info = messages.devinfo(self._instrument.transact(messages.getdevinfo_request()))
+        if self.address in info.channels and info.is_free(self.address):
+            self.refusal = None
+            return
+        raise RuntimeError(
+            f"{self.name}: not starting step {step.name!r}: the channel is not usable "
+            f"({self.refusal}; getdevinfo still marks it false)"
+        )
 
     def _stepfile(
         self, step: Step, progress: StepProgress, cv_charge: bool | None, *, warn: bool = True
@@ -745,27 +769,40 @@ class NewareInstrument:
                         f"marked false by getdevinfo (state {state or 'unknown'}, "
                         f"barcode {barcode!r}: not a test of this driver)"
                     )
-        addresses = sorted(
-            (a for a in listed if a.key not in self.unavailable),
-            key=lambda a: (a.devid, a.subdevid, a.chlid),
-        )
+        in_order = sorted(listed, key=lambda a: (a.devid, a.subdevid, a.chlid))
         if self._only is not None:
-            for key in sorted(self._only & set(self.unavailable)):
-                log.warning("neware %s: channel %s is not usable: %s",
-                            self.link.where, key, self.unavailable[key])  # fmt: skip
-            addresses = [a for a in addresses if a.key in self._only]
-        if not addresses:
+            # the channels named in the options, each one kept (a daemon numbers its
+            # channels by this list: it must not shift when one is busy); one not usable
+            # now refuses to start a step, with the reason
+            unknown = self._only - {a.key for a in listed}
+            if unknown:
+                raise RuntimeError(
+                    f"neware {self.link.where}: the BTS server does not list channel(s) "
+                    f"{', '.join(sorted(unknown))} (it lists "
+                    f"{', '.join(a.key for a in in_order)})"
+                )
+            chosen = [a for a in in_order if a.key in self._only]
+        else:
+            chosen = [a for a in in_order if a.key not in self.unavailable]
+        if not chosen:
             why = "; ".join(f"{k} {v}" for k, v in self.unavailable.items())
             raise RuntimeError(
                 f"neware {self.link.where}: the BTS server lists no usable channels"
                 + (f" ({why})" if why else "")
             )
-        self._channels = tuple(NewareChannel(self, a, self._settings) for a in addresses)
+        self._channels = tuple(
+            NewareChannel(self, a, self._settings, refusal=self.unavailable.get(a.key))
+            for a in chosen
+        )
+        for channel in self._channels:
+            if channel.refusal is not None:
+                log.warning("neware %s: %s is not usable now: %s",
+                            self.link.where, channel.name, channel.refusal)  # fmt: skip
         self.notes = stepfile_notes(self.link.host, self._settings, self._own_dir is not None)
         for note in self.notes[1:]:
             log.warning("neware %s: %s", self.link.where, note)
         log.info("neware %s: %s", self.link.where, self.notes[0])
-        devtypes = sorted({a.devtype for a in addresses})
+        devtypes = sorted({a.devtype for a in chosen})
         self._identity = self._make_identity(
             "/".join(str(d) for d in devtypes), info.client_version or "unknown"
         )

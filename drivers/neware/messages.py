@@ -259,6 +259,18 @@ def download_request(
     return document("download", _element("download", attributes))
 
 
+def downloadlog_request(channel: ChannelAddress, *, testid: int = 0) -> str:
+    """The event log of test ``testid`` (0: the latest): protections, pauses, ends."""
+    attributes = {
+        "devtype": str(channel.devtype),
+        "devid": str(channel.devid),
+        "subdevid": str(channel.subdevid),
+        "chlid": str(channel.chlid),
+        "testid": str(testid),
+    }
+    return document("downloadlog", _element("download", attributes))
+
+
 # -- reading requests (what the emulator receives) -----------------------------------------
 
 
@@ -545,3 +557,24 @@ def download(message: Message) -> Download:
     except ValueError as exc:
         raise ProtocolError(f"a download record is not numeric: {exc}") from None
     return Download(testid, records)
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One entry of a test's log: the record it came at, Neware's code, and when."""
+
+    seqid: int
+    log_code: int
+    atime: str
+
+
+def downloadlog(message: Message) -> list[LogEntry]:
+    """A ``downloadlog`` answer (BTS 8.0 spells it ``donwloadlog_resp``, as ``download``)."""
+    expect(message, "donwloadlog_resp", "downloadlog_resp")
+    try:
+        return [
+            LogEntry(int(e.get("seqid", "")), int(e.get("log_code", "")), e.get("atime", ""))
+            for e in listed(message, "data")
+        ]
+    except ValueError as exc:
+        raise ProtocolError(f"a log entry is not numeric: {exc}") from None
