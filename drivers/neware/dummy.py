@@ -10,7 +10,7 @@ of a simulated channel (``start_step`` / ``read`` / ``stop``):
 - CC at I: V = I·R, unless that is beyond the channel's voltage range: then the channel is
   at its compliance voltage and I = V/R;
 - CV at V: I = V/R, limited to the step's current limit (its ``current_A``, unsigned) or the
-  channel's maximum, and then V = I·R.
+  channel's maximum, and then V = I·R; CC-CV at I to V: whichever of the two holds.
 
 Points come every ``sample_interval_s`` of step time, noiseless (the checks compare with R
 within a tolerance; nothing random, so nothing to seed), the step's last point exactly on
@@ -122,10 +122,18 @@ class ResistorLoad:
             voltage = min(max(_value(step.voltage_V, step, "voltage"), low), high)
             current = min(max(voltage / R, -limit), limit)
             return current * R, current
-        raise ValueError(f"the dummy load runs rest, cc and cv steps, not {step.kind}")
+        if step.kind == "cccv":  # CC until the voltage is reached, then CV there
+            current = _value(step.current_A, step, "current")
+            voltage = _value(step.voltage_V, step, "voltage")
+            if (current > 0 and current * R >= voltage) or (current < 0 and current * R <= voltage):
+                return voltage, voltage / R
+            return current * R, current
+        raise ValueError(f"the dummy load runs rest, cc, cv and cccv steps, not {step.kind}")
 
     def _end(self, step: Step, t: float, Q: float) -> str | None:
         for c in step.ends:
+            if step.kind == "cccv" and c.kind in ("voltage_above", "voltage_below"):
+                continue  # in CC-CV, reaching the voltage is the switch, not an end
             value = _condition_value(c)
             met = (
                 (c.kind == "time" and t >= value - 1e-9)
