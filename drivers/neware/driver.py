@@ -23,7 +23,32 @@ time of a resumed step), ``volt`` → V, ``curr`` → I (A, signed), ``cap`` (Ah
 Q = direction × cap (C, plus a resumed step's charge), ``auxtemp`` (°C, only with an
 ``auxid``) → T (K), NaN otherwise.
 
-Not run against a real cycler; the wire shapes and what is unconfirmed are in ``messages``.
+Channels: ``getdevinfo`` marks each channel ``true`` or ``false``. In the captured BTS 8.0
+answers (aurora-neware ``tests/mocks.py``) ``false`` marks exactly the channels the same
+capture shows working on someone's test; a disabled channel may be marked so too. So a
+``false`` channel is not offered (``NewareInstrument.unavailable`` says why), unless its
+latest test carries this driver's tag (``inquire``): a test a crashed daemon began, that
+the next one must take over. A channel named in the ``channels`` option keeps its place
+(a daemon numbers its channels by that list) and refuses a step with the reason while
+``getdevinfo`` still marks it false.
+
+Each ``start`` carries the ``<backup …/>`` element both public clients send (aurora-neware
+``NewareAPI.start``; a public client's self-test), ``backupdir`` from ``bts_backup_dir``.
+
+A CV hold's current limit (step file ``Curr``) is the protocol's: the step's own current
+when it names one, else the current of the CC step this channel ran before it (as
+aurora-unicycler writes a CV after a CC), else ``cv_current_limit_A``, else the channel
+maximum with a warning (after a resume the step before is not known to the driver).
+
+A CC-CV step is one test of two parts, a CC then a CV (see ``stepfile``): BTS counts each
+part's ``testtime`` and ``cap`` from 0, so the driver adds the CC part's last record to the
+CV part's (``stepid`` 2; its record at 0 is the switch instant, kept once), and holds the
+whole step to its time and charge limits itself, stopping the test on the first record
+that reaches one and keeping nothing after it. Across the switch two stored points may lie
+up to two record intervals apart (each part records on its own grid).
+
+Not run against a real cycler; the wire shapes and what is unconfirmed are in ``messages``
+and ``stepfile``, and in one list in the package's ``UNCONFIRMED``.
 """
 
 from __future__ import annotations
