@@ -13,6 +13,16 @@ Virtual time (default): a channel's cell advances only when its records are down
 until the ``count`` asked for exist or the step ends. Real time: a clock thread takes the
 simulated channels' points every 0.1 s (the cells advance by wall time × speed).
 
+As BTS: a request counts only once it ends with ``\n\n#\r\n`` (bytes a client leaves
+without it are kept in :attr:`NewareEmulator.unframed`, for tests to fail on), every answer
+ends with it too, and ``getdevinfo`` marks ``false`` a channel that is working (as the
+captured BTS 8.0 answers show) or disabled (``disabled_channels``: it starts nothing).
+
+Commissioning: ``dummy_load_ohm`` puts a resistor (``dummy.ResistorLoad``) on every
+channel instead of a cell (``dummy_channels`` of them when no cells are given), and
+``miscale="current_mA"`` reports the current in mA where BTS reports A, a deliberately
+broken instrument for the commissioning check to catch.
+
 Fault injection for tests: :meth:`NewareEmulator.drop_connection_after` closes the client's
 socket instead of answering a later request, and can refuse new connections for a while;
 :meth:`NewareEmulator.run_unwatched` lets a virtual-time channel go on measuring while no
