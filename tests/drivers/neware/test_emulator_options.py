@@ -193,3 +193,25 @@ def test_the_step_file_folder_notes_say_what_cannot_be_checked(tmp_path: Path) -
     named = ChannelSettings(stepfile_dir=tmp_path, bts_stepfile_dir="D:\\steps")
     shared = stepfile_notes("10.0.0.5", named, False)
     assert len(shared) == 1 and re.search(r"sent D:\\steps\\<file>\.xml", shared[0])
+
+
+def test_a_cv_hold_with_no_cc_before_it_takes_the_option_else_the_maximum_and_says_so(
+    resistor: NewareEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    hold = Step(0, "hold", "cv", ends=(EndCondition("time", 20.0),), record=EVERY_10_S,
+                voltage_V=3.0)  # fmt: skip
+    limited = open_instrument(
+        resistor.address, {"virtual_time": True, "cv_current_limit_A": 0.0005}
+    )
+    try:
+        limited.channels[0].start_step(hold)
+        assert run_to_end(limited.channels[0]).points["I"] == pytest.approx(0.0005)
+    finally:
+        limited.close()
+    bare = open_instrument(resistor.address, {"virtual_time": True})
+    try:
+        bare.channels[1].start_step(hold)
+        assert run_to_end(bare.channels[1]).points["I"] == pytest.approx(0.003)  # 3 V / 1 kΩ
+    finally:
+        bare.close()
+    assert "limited to the channel maximum" in caplog.text

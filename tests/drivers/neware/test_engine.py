@@ -64,7 +64,7 @@ def through_neware(store: Store, plan: Plan, **emulator_options: Any) -> RunRepo
     emulator = NewareEmulator([plan.cell], **emulator_options)
     instrument = connect(emulator)
     try:
-        return execute_run(
+        report = execute_run(
             store,
             plan,
             instrument.channels[0],
@@ -74,6 +74,8 @@ def through_neware(store: Store, plan: Plan, **emulator_options: Any) -> RunRepo
     finally:
         instrument.close()
         emulator.close()
+    assert emulator.unframed == []  # every byte the driver sent was a whole request
+    return report
 
 
 def assert_same_cell_behaviour(store: Store, a: RunReport, b: RunReport) -> None:
