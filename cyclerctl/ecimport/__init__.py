@@ -179,11 +179,23 @@ def _half_cycles(d: EcLabData, I: NDArray[Any]) -> NDArray[np.int64]:
     return half_cycles(I) if half is None else np.rint(half).astype(np.int64)
 
 
-def _point_charge_C(d: EcLabData, t: NDArray[Any], I: NDArray[Any]) -> NDArray[np.float64]:
-    """The charge of each point alone (C): what the cycle rebuild weighs half cycles by."""
-    dq = d.column("dq/mA.h")
-    if dq is not None:
+def _point_charge_C(
+    d: EcLabData, half: NDArray[Any], t: NDArray[Any], I: NDArray[Any]
+) -> NDArray[np.float64]:
+    """The charge of each point alone (C): what the cycle rebuild weighs half cycles by.
+
+    From EC-Lab's own ``Q charge/discharge`` where present (a point that opens a half cycle
+    carries all of it: after an unrecorded gap that can be of the other sign than <I>),
+    else ``dq/mA.h`` or ``dQ/C``, else I dt.
+    """
+    q = d.column("Q charge/discharge/mA.h")
+    if q is not None:
+        opens = np.concatenate(([True], half[1:] != half[:-1]))
+        return np.asarray(np.where(opens, q, np.diff(q, prepend=0.0)) * 3.6, dtype=np.float64)
+    if (dq := d.column("dq/mA.h")) is not None:
         return np.asarray(dq * 3.6, dtype=np.float64)
+    if (dq := d.column("dQ/C")) is not None:
+        return np.asarray(dq, dtype=np.float64)
     return np.concatenate(([0.0], 0.5 * (I[1:] + I[:-1]) * np.diff(t)))
 
 
@@ -237,7 +249,7 @@ def import_eclab(store: Store, path: str | Path, cell: CellSummary, *, operator:
     T_C = d.column("Temperature/°C")
     T = np.full(n, np.nan) if T_C is None else T_C + 273.15
     half = _half_cycles(d, I)
-    cycle = _cycles(d, half, _point_charge_C(d, t, I))
+    cycle = _cycles(d, half, _point_charge_C(d, half, t, I))
     step = _step_ids(d, is_eis, cycle, half)
     Q = _step_charge_C(d, step, half, t, I)
     ns = d.column("Ns")
