@@ -2,13 +2,16 @@
 
 Method (stated with every curve in :attr:`Curve.method`):
 
-- **dQ/dV by voltage binning.** The half cycle's points are taken in order; each point's
-  own charge (the change of the step's accumulated Q since the point before) is added to
-  the bin of width ``bin_width_V`` (default 10 mV, edges on multiples of the width) that
-  holds the mean voltage of the point and the one before. dQ/dV of a bin is its charge /
-  the bin width. Binning keeps the charge (Σ dQ/dV · ΔV = the half cycle's capacity) and
-  needs no smoothing, so peak areas stay quantitative; the bin must span a few recorded
-  points (a protocol recording every 5 mV wants ≥ 10 mV).
+- **dQ/dV by voltage binning.** Within a half cycle the capacity passed is a function of
+  voltage; the voltage is made monotone in the current's direction (its running maximum
+  under positive current, running minimum under negative: noise cannot walk back), the
+  capacity is interpolated linearly at bin edges every ``bin_width_V`` (default 10 mV,
+  edges on multiples of the width), and dQ/dV of a bin is the capacity between its edges /
+  the bin width. Interpolating at the edges shares each recorded interval's charge between
+  the bins it spans, so a bin that holds one recorded point or three reads the same (plain
+  histogramming of points aliases against the recording's ΔV into a sawtooth); the sum
+  over bins of dQ/dV · ΔV is the half cycle's capacity, so peak areas stay quantitative,
+  and no smoothing window shifts or broadens a peak.
 - **dV/dQ by capacity binning.** The half cycle's capacity is cut into ``capacity_bins``
   equal parts (default 100); V is averaged in each and dV/dQ is the centred difference of
   those means over the bin centres (numpy.gradient).
@@ -44,8 +47,9 @@ class Curve:
     cycle: int
     half: str  # "charge" | "discharge" (of the working electrode)
     capacity_unit: str  # "mAh" or "mAh/g"
-    V: NDArray[np.float64]  # galvanostatic points, in order
+    V: NDArray[np.float64]  # the half cycle's points, in order (CV phase included)
     capacity: NDArray[np.float64]  # capacity passed in the half cycle at each point
+    constant_voltage: NDArray[np.bool_]  # points of the CV phase (left out of the derivatives)
     dqdv_V: NDArray[np.float64]  # bin centres, V
     dqdv: NDArray[np.float64]  # capacity_unit / V
     dvdq_capacity: NDArray[np.float64]  # bin centres, capacity_unit
@@ -74,26 +78,32 @@ class Curve:
 
 
 def dq_dv_binned(
-    V: NDArray[Any], dq: NDArray[Any], bin_width_V: float
+    V: NDArray[Any], capacity: NDArray[Any], sign: int, bin_width_V: float
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """dQ/dV by voltage binning: (bin centres, Σ|dq| in the bin / bin width).
+    """dQ/dV by voltage binning: (bin centres, capacity between the bin's edges / width).
 
-    ``dq[i]`` is the charge passed between point i-1 and point i; it goes to the bin of
-    their mean voltage. Bins between the lowest and highest voltage reached, empty ones 0.
+    ``capacity`` is the capacity passed up to each point (non-decreasing); ``sign`` the
+    current's (+1: V rises, -1: V falls). See the module for the method.
     """
     if bin_width_V <= 0:
         raise ValueError(f"dQ/dV bin width must be > 0 V, got {bin_width_V}")
     V = np.asarray(V, dtype=np.float64)
+    q = np.asarray(capacity, dtype=np.float64)
     if V.size < 2:
         return np.zeros(0), np.zeros(0)
-    v_mid = 0.5 * (V[1:] + V[:-1])
-    q = np.abs(np.asarray(dq, dtype=np.float64)[1:])
-    lo = np.floor(v_mid.min() / bin_width_V) * bin_width_V
-    n_bins = max(1, int(np.ceil((v_mid.max() - lo) / bin_width_V + 1e-9)))
-    index = np.clip(((v_mid - lo) / bin_width_V).astype(np.int64), 0, n_bins - 1)
-    sums = np.bincount(index, weights=q, minlength=n_bins)
-    centres = lo + (np.arange(n_bins) + 0.5) * bin_width_V
-    return centres, sums / bin_width_V
+    if sign < 0:  # walk it as a rising curve: reverse time, so V rises and Q falls
+        V, q = V[::-1], q[::-1]
+    mono = np.maximum.accumulate(V)
+    lo = np.floor(mono[0] / bin_width_V) * bin_width_V
+    hi = np.ceil(mono[-1] / bin_width_V) * bin_width_V
+    edges = np.arange(lo, hi + 0.5 * bin_width_V, bin_width_V)
+    if edges.size < 2:
+        return np.zeros(0), np.zeros(0)
+    # np.interp wants strictly increasing x: keep the last point of each run of equal V
+    last = np.concatenate((mono[1:] != mono[:-1], [True]))
+    q_at = np.interp(edges, mono[last], q[last])
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    return centres, np.abs(np.diff(q_at)) / bin_width_V
 
 
 def dv_dq_binned(
@@ -116,29 +126,34 @@ def dv_dq_binned(
     return centres, np.gradient(means, centres)
 
 
-def _half_points(run: RunData, cycle: int, sign: int) -> tuple[NDArray[Any], NDArray[Any]]:
-    """(V, charge of each point, C) of one half cycle's galvanostatic points, in order."""
+def _half_points(
+    run: RunData, cycle: int, sign: int
+) -> tuple[NDArray[Any], NDArray[Any], NDArray[np.bool_]]:
+    """(V, charge of each point in C, whether it is at constant voltage) of one half
+    cycle's points, in order."""
     Vs: list[NDArray[Any]] = []
     dqs: list[NDArray[Any]] = []
+    cvs: list[NDArray[np.bool_]] = []
     for step in run.steps:
-        if step.cycle != cycle or step.kind in ("rest", "cv", "eis"):
+        if step.cycle != cycle or step.kind in ("rest", "eis"):
             continue
         passed = step.charge_Ah if sign > 0 else step.discharge_Ah
         if passed <= 0:
             continue
         rows = step_samples(run, step)
-        if step.kind == "cccv" and (start := cv_phase_start(rows)) is not None:
-            rows = rows[:start]
         if rows.size == 0:
             continue
-        Q = rows["Q"]
-        dq = np.diff(Q, prepend=0.0)
+        cv = np.full(rows.size, step.kind == "cv")
+        if step.kind == "cccv" and (start := cv_phase_start(rows)) is not None:
+            cv[start:] = True
+        dq = np.diff(rows["Q"], prepend=0.0)
         keep = np.sign(rows["I"]) == sign
         Vs.append(rows["V"][keep])
-        dqs.append(np.where(keep, dq, 0.0)[keep])
+        dqs.append(dq[keep])
+        cvs.append(cv[keep])
     if not Vs:
-        return np.zeros(0), np.zeros(0)
-    return np.concatenate(Vs), np.concatenate(dqs)
+        return np.zeros(0), np.zeros(0), np.zeros(0, dtype=bool)
+    return np.concatenate(Vs), np.concatenate(dqs), np.concatenate(cvs)
 
 
 def differential_capacity(
@@ -158,22 +173,24 @@ def differential_capacity(
     unit = "mAh/g" if mass_g else "mAh"
     scale = 1.0 / 3.6 / (mass_g or 1.0)  # C → mAh (per g)
     method = (
-        f"dQ/dV: voltage binning, bin width {bin_width_V * 1e3:g} mV, charge of each point "
-        f"summed per bin; dV/dQ: {capacity_bins} equal capacity bins, gradient of bin-mean V; "
+        f"dQ/dV: voltage binning, {bin_width_V * 1e3:g} mV bins, Q(V) interpolated at the "
+        f"bin edges; dV/dQ: {capacity_bins} equal capacity bins, gradient of bin-mean V; "
         "constant-voltage points left out"
     )
     curves: list[Curve] = []
     wanted = list(cycles)
     for cycle in wanted:
         for half, sign in (("charge", role.charge_sign), ("discharge", -role.charge_sign)):
-            V, dq = _half_points(run, cycle, sign)
-            if V.size < 3:
+            V, dq, cv = _half_points(run, cycle, sign)
+            if int((~cv).sum()) < 3:
                 continue
-            dq_cap = np.abs(dq) * scale
-            capacity = np.cumsum(dq_cap)
-            v_c, dqdv = dq_dv_binned(V, dq_cap, bin_width_V)
-            q_c, dvdq = dv_dq_binned(capacity, V, capacity_bins)
-            curves.append(Curve(cycle, half, unit, V, capacity, v_c, dqdv, q_c, dvdq, method))
+            capacity = np.cumsum(np.abs(dq) * scale)
+            cc_V, cc_q = V[~cv], capacity[~cv]
+            v_c, dqdv = dq_dv_binned(cc_V, cc_q, sign, bin_width_V)
+            q_c, dvdq = dv_dq_binned(cc_q, cc_V, capacity_bins)
+            curves.append(
+                Curve(cycle, half, unit, V, capacity, cv, v_c, dqdv, q_c, dvdq, method)
+            )
     if not curves:
         have = sorted({s.cycle for s in run.steps if s.cycle > 0})
         raise ValueError(
