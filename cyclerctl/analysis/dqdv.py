@@ -13,8 +13,8 @@ Method (stated with every curve in :attr:`Curve.method`):
   over bins of dQ/dV · ΔV is the half cycle's capacity, so peak areas stay quantitative,
   and no smoothing window shifts or broadens a peak.
 - **dV/dQ by capacity binning.** The half cycle's capacity is cut into ``capacity_bins``
-  equal parts (default 100); V is averaged in each and dV/dQ is the centred difference of
-  those means over the bin centres (numpy.gradient).
+  equal parts (default 100); V and capacity are averaged over the points in each, and
+  dV/dQ is the centred difference of the mean V over the mean capacity (numpy.gradient).
 
 Only galvanostatic points count: the constant-voltage phase of a cccv step (as
 :func:`cyclerctl.analysis.cycling.cv_phase_start` finds it) and ``cv`` steps are left out, as
@@ -109,7 +109,7 @@ def dq_dv_binned(
 def dv_dq_binned(
     capacity: NDArray[Any], V: NDArray[Any], bins: int
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """dV/dQ by capacity binning: (bin centres, gradient of the bin-mean V)."""
+    """dV/dQ by capacity binning: (bins' mean capacity, gradient of the bin-mean V)."""
     capacity = np.asarray(capacity, dtype=np.float64)
     V = np.asarray(V, dtype=np.float64)
     if capacity.size < 3 or capacity[-1] <= capacity[0] or bins < 2:
@@ -118,8 +118,9 @@ def dv_dq_binned(
     index = np.clip(np.searchsorted(edges, capacity, side="right") - 1, 0, bins - 1)
     counts = np.bincount(index, minlength=bins)
     sums = np.bincount(index, weights=V, minlength=bins)
+    q_sums = np.bincount(index, weights=capacity, minlength=bins)
     filled = counts > 0
-    centres = 0.5 * (edges[1:] + edges[:-1])[filled]
+    centres = q_sums[filled] / counts[filled]  # each bin at its points' mean capacity
     means = sums[filled] / counts[filled]
     if centres.size < 2:
         return np.zeros(0), np.zeros(0)

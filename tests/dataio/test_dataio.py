@@ -122,7 +122,7 @@ def _png_ok(path: Path) -> None:
 @needs_eclab
 @pytest.mark.parametrize(
     ("stem", "figures"),
-    [("gcpl.issue_149", {"vi", "capacity", "profiles"}), ("peis.issue_149", {"nyquist"})],
+    [("gcpl.issue_149", {"vi", "capacity", "profiles", "dqdv"}), ("peis.issue_149", {"nyquist"})],
 )
 def test_report_on_imported_runs(
     store: Store, tmp_path: Path, stem: str, figures: set[str]
