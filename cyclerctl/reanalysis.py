@@ -11,8 +11,7 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
-from cyclerctl.analysis import Analysis, RunData, analyse
-from cyclerctl.analysis import dqdv
+from cyclerctl.analysis import Analysis, RunData, analyse, dqdv
 from cyclerctl.analysis.dqdv import DEFAULT_BIN_WIDTH_V, DEFAULT_CAPACITY_BINS, Curve
 from cyclerctl.plan import CellSummary
 from cyclerctl.store import Store

@@ -135,7 +135,9 @@ def _cv_charge_Ah(run: RunData, step: StepRecord, total_Ah: float) -> float:
     return max(0.0, total_Ah - before)
 
 
-def _cv_fractions(run: RunData, role: ElectrodeRole, charge_Ah: dict[int, float]) -> dict[int, float]:
+def _cv_fractions(
+    run: RunData, role: ElectrodeRole, charge_Ah: dict[int, float]
+) -> dict[int, float]:
     """Share of each cycle's charge capacity passed at constant voltage."""
     cv: dict[int, float] = {}
     for s in run.steps:
@@ -249,9 +251,9 @@ def retention_crossing(rows: Sequence[dict[str, Any]], reference: int | None) ->
     """First cycle after ``reference`` whose retention is below :data:`RETENTION_LIMIT`."""
     for row in rows:
         r = row["retention"]
-        if reference is not None and row["cycle"] > reference and r is not None:
-            if r < RETENTION_LIMIT:
-                return int(row["cycle"])
+        after = reference is not None and row["cycle"] > reference
+        if after and r is not None and r < RETENTION_LIMIT:
+            return int(row["cycle"])
     return None
 
 

@@ -189,9 +189,7 @@ def differential_capacity(
             cc_V, cc_q = V[~cv], capacity[~cv]
             v_c, dqdv = dq_dv_binned(cc_V, cc_q, sign, bin_width_V)
             q_c, dvdq = dv_dq_binned(cc_q, cc_V, capacity_bins)
-            curves.append(
-                Curve(cycle, half, unit, V, capacity, cv, v_c, dqdv, q_c, dvdq, method)
-            )
+            curves.append(Curve(cycle, half, unit, V, capacity, cv, v_c, dqdv, q_c, dvdq, method))
     if not curves:
         have = sorted({s.cycle for s in run.steps if s.cycle > 0})
         raise ValueError(

@@ -63,7 +63,10 @@ def _arrow_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> Any:
 
 
 def _write_table(
-    rows: Sequence[dict[str, Any]], columns: Sequence[str], meta: dict[str, Any], path: Path,
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[str],
+    meta: dict[str, Any],
+    path: Path,
     parquet: bool,
 ) -> None:
     import pyarrow.csv as pacsv

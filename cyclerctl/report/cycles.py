@@ -132,9 +132,7 @@ def _colours(curves: list[Curve]) -> dict[int, Any]:
     return {c: cmap(i / max(1, len(cycles) - 1) * 0.9) for i, c in enumerate(cycles)}
 
 
-def fig_dqdv(
-    data: RunData, path: Path, curves: list[Curve], formation: list[int]
-) -> Path | None:
+def fig_dqdv(data: RunData, path: Path, curves: list[Curve], formation: list[int]) -> Path | None:
     if not curves:
         return None
     plt = pyplot()
@@ -157,9 +155,11 @@ def fig_dqdv(
     ax_dv.set_ylabel(f"dV/dQ / {_tex(curves[0].dvdq_unit)}")
     ax_dv.set_title("dV/dQ (solid: charge, dashed: discharge)", fontsize="medium")
     # the ends of each half cycle (IR step, CV cut) dwarf the body: scale to the body
-    body = np.concatenate([np.abs(c.dvdq[5:-5]) for c in curves if c.dvdq.size > 10] or [[1.0]])
-    limit = float(np.nanpercentile(body, 98)) * 1.5 if body.size else 1.0
-    ax_dv.set_ylim(-limit, limit)
+    bodies = [np.abs(c.dvdq[5:-5]) for c in curves if c.dvdq.size > 10]
+    if bodies:
+        limit = float(np.nanpercentile(np.concatenate(bodies), 98)) * 1.5
+        if np.isfinite(limit) and limit > 0:
+            ax_dv.set_ylim(-limit, limit)
     ax_dv.axhline(0, color="0.5", lw=0.6)
     fig.text(0.01, 0.01, curves[0].method, fontsize=7, color="0.3")
     fig.tight_layout(rect=(0, 0.04, 1, 1))
@@ -196,9 +196,7 @@ def cycle_table_html(rows: list[dict[str, Any]], head: int = 10, tail: int = 3) 
         if r is None:
             body.append(f"<tr><td colspan='{len(COLUMNS)}'>…</td></tr>")
             continue
-        body.append(
-            "<tr>" + "".join(f"<td>{_fmt(r.get(c))}</td>" for c in COLUMNS) + "</tr>"
-        )
+        body.append("<tr>" + "".join(f"<td>{_fmt(r.get(c))}</td>" for c in COLUMNS) + "</tr>")
     return f"<h2>per cycle</h2><table><tr>{cells}</tr>{''.join(body)}</table>"
 
 

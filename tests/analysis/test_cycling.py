@@ -166,7 +166,7 @@ def test_dqdv_of_a_straight_line_is_flat_and_keeps_the_charge() -> None:
     centres, dqdv = dq_dv_binned(V, q, +1, 0.010)
     assert centres[0] == pytest.approx(3.005) and centres.size == 100
     np.testing.assert_allclose(dqdv, 1.0, rtol=1e-9)
-    falling_c, falling = dq_dv_binned(V[::-1], q, -1, 0.010)
+    _, falling = dq_dv_binned(V[::-1], q, -1, 0.010)
     np.testing.assert_allclose(falling, 1.0, rtol=1e-9)
     qc, dvdq = dv_dq_binned(q, V, 50)
     np.testing.assert_allclose(dvdq, 1.0, rtol=1e-6)
