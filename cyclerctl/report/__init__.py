@@ -110,7 +110,7 @@ def write_report(store: Store, run_id: int, out_dir: str | Path) -> Path:
     kind = run.analysis.get("kind")
     figures = [fig_vi(data, out / "vi.png")]
     if kind in CYCLING_KINDS or run.protocol_name.startswith("import:"):
-        figures += cycle_figures(data, out)
+        figures += cycle_figures(data, out, differential=kind != "li-li-cycling")
     if kind != "bruce-vincent":  # it gets its two Nyquist plots, each with its own fit
         figures += [fig_nyquist(data, results, out / "nyquist.png")]
     figures += kind_figures(kind, data, results, out)

@@ -42,8 +42,7 @@ def _capacity_axis(rows: list[dict[str, Any]]) -> tuple[str, str]:
     return "_mAh", "capacity / mAh"
 
 
-def fig_capacity(data: RunData, path: Path) -> Path | None:
-    rows, meta = cycle_rows(data)
+def fig_capacity(rows: list[dict[str, Any]], meta: dict[str, Any], path: Path) -> Path | None:
     if not rows:
         return None
     suffix, label = _capacity_axis(rows)
@@ -170,18 +169,24 @@ def _tex(unit: str) -> str:
     return unit.replace("-1", "$^{-1}$")
 
 
-def cycle_figures(data: RunData, out: Path) -> list[Path | None]:
-    """capacity.png, profiles.png, dqdv.png (and dqdv.csv) for a cycling run."""
+def cycle_figures(data: RunData, out: Path, *, differential: bool = True) -> list[Path | None]:
+    """capacity.png, profiles.png and (with ``differential``) dqdv.png and dqdv.csv.
+
+    A symmetric Li‖Li cell has no electrode whose dQ/dV means anything: its report asks
+    for ``differential=False``.
+    """
     from cyclerctl.export.cycles import write_differential_capacity
 
     rows, meta = cycle_rows(data)
     curves = _curves(data, chosen_cycles(rows, meta["reference_cycle"]))
-    if curves:
+    if curves and differential:
         write_differential_capacity(curves, out / "dqdv.csv")
     return [
-        fig_capacity(data, out / "capacity.png"),
+        fig_capacity(rows, meta, out / "capacity.png"),
         fig_profiles(data, out / "profiles.png", curves, meta["formation_cycles"]),
-        fig_dqdv(data, out / "dqdv.png", curves, meta["formation_cycles"]),
+        fig_dqdv(data, out / "dqdv.png", curves, meta["formation_cycles"])
+        if differential
+        else None,
     ]
 
 
