@@ -55,9 +55,10 @@ def fig_capacity(rows: list[dict[str, Any]], meta: dict[str, Any], path: Path) -
     fig, (ax, ax_ce) = plt.subplots(
         2, 1, figsize=FIGSIZE, sharex=True, gridspec_kw={"height_ratios": [2, 1]}
     )
-    marker = dict(ms=5 if n.size <= 60 else 2.5)
-    ax.plot(n, q_out, "o-", color="tab:blue", lw=1, label="discharge", **marker)
-    ax.plot(n, q_in, "o-", color="tab:red", lw=1, mfc="white", label="charge", **marker)
+    # many cycles: markers only, lines between 500 points hide them
+    marker = dict(ms=5, ls="-") if n.size <= 60 else dict(ms=3, ls="none")
+    ax.plot(n, q_out, "o", color="tab:blue", lw=1, label="discharge", **marker)
+    ax.plot(n, q_in, "o", color="tab:red", lw=1, mfc="white", label="charge", **marker)
     formation = meta["formation_cycles"]
     for a in (ax, ax_ce):
         if formation:
@@ -77,7 +78,7 @@ def fig_capacity(rows: list[dict[str, Any]], meta: dict[str, Any], path: Path) -
         f"{'formation shaded' if formation else 'no formation cycles'})",
         fontsize="medium",
     )
-    ax_ce.plot(n, 100 * ce, "s-", color="tab:green", lw=1, **marker)
+    ax_ce.plot(n, 100 * ce, "s", color="tab:green", lw=1, **marker)
     ax_ce.axhline(100, color="0.5", lw=0.8)
     finite = ce[np.isfinite(ce)]
     if finite.size:
