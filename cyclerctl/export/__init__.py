@@ -4,7 +4,12 @@ Formats:
 - ``csv``: Battery Data Format (BDF) columns (:mod:`.bdf`), plus a JSON sidecar
   ``<PATH>.json`` with the run's metadata (protocol, cell, instrument, steps, results);
 - ``parquet``: the same BDF table, metadata also in the file's key-value metadata;
-- ``mpt``: EC-Lab-style text (:mod:`.mpt`), readable by EC-Lab-aware tools.
+- ``mpt``: EC-Lab-style text (:mod:`.mpt`), readable by EC-Lab-aware tools;
+- ``cycles-csv`` / ``cycles-parquet``: the per-cycle table of a cycling run, one row per
+  cycle, its metadata in a JSON sidecar / the Parquet metadata (:mod:`.cycles`).
+
+Differential capacity (dQ/dV, dV/dQ of chosen cycles) is written by
+:func:`export_differential_capacity`.
 
 Samples are read in keyset pages (:mod:`.stream`) and written page by page, so memory
 stays bounded whatever the run's length.
@@ -16,14 +21,21 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cyclerctl.export import bdf, mpt
+from cyclerctl.export import bdf, cycles, mpt
 from cyclerctl.export.stream import iter_impedance, iter_samples
 from cyclerctl.store import RunInfo, Store
 from cyclerctl.store.serialize import jsonable
 
-__all__ = ["FORMATS", "export_run", "iter_impedance", "iter_samples", "metadata"]
+__all__ = [
+    "FORMATS",
+    "export_differential_capacity",
+    "export_run",
+    "iter_impedance",
+    "iter_samples",
+    "metadata",
+]
 
-FORMATS: tuple[str, ...] = ("csv", "mpt", "parquet")
+FORMATS: tuple[str, ...] = ("csv", "mpt", "parquet", "cycles-csv", "cycles-parquet")
 
 
 def _run(store: Store, run_id: int) -> RunInfo:
@@ -57,20 +69,35 @@ def _started_unix_s(run: RunInfo) -> float | None:
 
 
 def export_run(store: Store, run_id: int, fmt: str, path: str | Path) -> Path:
-    """Write run ``run_id`` to ``path`` in ``fmt`` (csv, mpt, parquet); the path written.
+    """Write run ``run_id`` to ``path`` in ``fmt`` (one of :data:`FORMATS`); the path written.
 
-    KeyError for an unknown run, ValueError for an unknown format.
+    KeyError for an unknown run, ValueError for an unknown format (or, for ``cycles-*``, a
+    run without a per-cycle table).
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; known: {', '.join(FORMATS)}")
     run = _run(store, run_id)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "mpt":
+    if fmt.startswith("cycles-"):
+        cycles.write_cycles(store, run.id, path, parquet=fmt == "cycles-parquet")
+    elif fmt == "mpt":
         _write_mpt(store, run, path)
     else:
         _write_bdf(store, run, path, fmt)
     return path
+
+
+def export_differential_capacity(
+    store: Store, run_id: int, cycle_numbers: list[int], path: str | Path, **method: Any
+) -> Path:
+    """dQ/dV and dV/dQ of the chosen cycles to ``path`` (.csv with a .json sidecar, or
+    .parquet); ``method`` passes ``bin_width_V`` / ``capacity_bins`` on."""
+    from cyclerctl.reanalysis import differential_capacity
+
+    _run(store, run_id)
+    curves = differential_capacity(store, run_id, cycle_numbers, **method)
+    return cycles.write_differential_capacity(curves, path, run_id=run_id)
 
 
 def _write_bdf(store: Store, run: RunInfo, path: Path, fmt: str) -> None:
