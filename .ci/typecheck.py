@@ -15,6 +15,7 @@ that same mapping: each file is checked once, under its installed name, errors a
 
 from __future__ import annotations
 
+import os
 import sys
 import tomllib
 from pathlib import Path
@@ -23,6 +24,7 @@ from mypy import build
 from mypy.errors import CompileError
 from mypy.main import process_options
 from mypy.modulefinder import BuildSource
+from mypy.options import Options
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -50,6 +52,15 @@ def installed_name(source: BuildSource, mapping: dict[Path, str]) -> BuildSource
 
 def main(argv: list[str]) -> int:
     sources, options = process_options(argv, stdout=sys.stdout, stderr=sys.stderr)
+    code = _check(sources, options)
+    if options.fast_exit:  # as mypy does: skip freeing its whole heap at exit
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def _check(sources: list[BuildSource], options: Options) -> int:
     mapping = package_dirs()
     sources = [installed_name(s, mapping) for s in sources]
     try:
