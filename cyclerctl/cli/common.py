@@ -33,6 +33,22 @@ def add_command(sub: Subparsers, name: str, handler: Handler, help: str) -> argp
     return c
 
 
+def add_subcommand(
+    sub: Subparsers, parent: str, name: str, handler: Handler, help: str
+) -> argparse.ArgumentParser:
+    """Register ``cyclerctl PARENT NAME`` (e.g. `protocols import`) from another module.
+
+    ``PARENT`` keeps working alone (`cyclerctl protocols --json`); its module must come before
+    this one in ``cyclerctl.cli.COMMANDS``.
+    """
+    above: argparse.ArgumentParser = sub.choices[parent]
+    # argparse keeps a parser's subcommands only among its actions: reuse them, else add them
+    nested = next((a for a in above._actions if isinstance(a, argparse._SubParsersAction)), None)
+    if nested is None:
+        nested = above.add_subparsers(dest=f"{parent}_command", metavar="COMMAND")
+    return add_command(nested, name, handler, help)
+
+
 def db_arg(c: argparse.ArgumentParser) -> None:
     c.add_argument(
         "--db", help="database URL (default: $CYCLERCTL_DB, config, sqlite:///cyclerctl.db)"

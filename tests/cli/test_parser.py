@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from cyclerctl.cli import COMMANDS, parser
+from cyclerctl.cli import COMMANDS, library, parser
 from cyclerctl.export import FORMATS
 
 # `cyclerctl --help` before the CLI became a package (cli.py + cli_data.py), in its order
@@ -57,3 +57,28 @@ def test_building_the_parser_loads_no_handler_dependency() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_module_can_add_a_command_under_an_existing_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """How `protocols import`/`export` will come: one module, without touching library.py."""
+    from cyclerctl.cli.common import add_subcommand
+
+    p = argparse.ArgumentParser(prog="cyclerctl")
+    sub = p.add_subparsers(dest="command")
+    library.register(sub)
+
+    def imported(args: argparse.Namespace, config: object) -> int:
+        return 0
+
+    c = add_subcommand(sub, "protocols", "import", imported, "a vendor's protocol file in")
+    c.add_argument("file")
+    add_subcommand(sub, "protocols", "export", imported, "a protocol to a vendor's file")
+    args = p.parse_args(["protocols", "import", "x.json"])
+    assert args.handler is imported and args.file == "x.json"
+    listed = p.parse_args(["protocols", "--json"])  # the command alone still lists
+    assert listed.json and listed.handler is not imported and listed.protocols_command is None
+    with pytest.raises(SystemExit):
+        p.parse_args(["protocols", "--help"])
+    assert "import" in capsys.readouterr().out
