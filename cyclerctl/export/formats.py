@@ -1,0 +1,7 @@
+"""The export formats, named once: the writer dispatches on them, the CLI offers them."""
+
+from __future__ import annotations
+
+# csv: Battery Data Format columns + a JSON sidecar; mpt: EC-Lab-style text; parquet: BDF columns
+# with the metadata inside the file; cycles-csv / cycles-parquet: the per-cycle table
+FORMATS: tuple[str, ...] = ("csv", "mpt", "parquet", "cycles-csv", "cycles-parquet")
