@@ -98,6 +98,7 @@ def _probe(entry: Any, address: str) -> dict[str, Any]:
                     {"name": ch.name, **_capabilities(ch.capabilities)}
                     for ch in instrument.channels
                 ],
+                "notes": entry.probe_lines(instrument),
             }
         finally:
             instrument.close()
@@ -150,3 +151,5 @@ def print_probe(info: dict[str, Any]) -> None:
             f"    steps {', '.join(ch['step_kinds'])}; ends natively on "
             f"{', '.join(ch['native_end_conditions']) or 'nothing (host-sequenced)'}"
         )
+    for line in info.get("notes", ()):
+        print(f"  {line}")

@@ -374,15 +374,19 @@ def _eis(runner: StepRunner, seq: Schedule, f_range: tuple[float, float]) -> Che
             "phase unit unconfirmed: a plain resistor has no phase; use an RC dummy",
         )
     peak = float(np.max(-z["Zim"]))
+    inductive = int(np.sum(-z["Zim"] < -0.01 * np.abs(nominal)))
     ok = worst <= tol and capacitive
+    problems = []
+    if inductive:
+        problems.append(f"−Z″ < 0 at {inductive} of {len(z)} points (phase sign)")
+    if worst > tol:
+        problems.append("Z off the dummy's arc: phase in the wrong unit (degrees vs radians) or |Z|"
+                        " mis-scaled")
     return Check(
         "phase", "EIS on the RC dummy: the arc's sign, size and phase unit",
         f"−Z″ > 0, apex ≈ {dummy.resistance_ohm / 2:.4g} Ω near {apex:.3g} Hz, "
         f"|ΔZ|/|Z| ≤ {tol:.0%}",
         f"max −Z″ {peak:.4g} Ω, worst {worst:.1%} over {len(z)} points",
         "pass" if ok else "fail",
-        "" if ok else (
-            "the arc is inductive: phase sign inverted" if not capacitive
-            else "Z does not match the dummy: phase unit (degrees vs radians) or scaling"
-        ),
+        "; ".join(problems),
     )

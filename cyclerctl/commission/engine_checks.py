@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from cyclerctl.drivers.base import Channel
+from cyclerctl.engine.recording import EVERY_TOLERANCE
 from cyclerctl.engine.session import execute_run
 from cyclerctl.protocol.compiler import plan_from_texts
 from cyclerctl.store import Store
@@ -68,13 +69,16 @@ def _record_check(store: Store, run_id: int, status: str) -> Check:
         return Check("record_criteria", "stored points follow [record] every", expected,
                      f"run {status}, {len(samples)} points", "fail")
     shortest, median = float(gaps.min()), float(np.median(gaps))
-    ok = shortest >= RECORD_EVERY_S - 1e-6 and median <= 1.5 * RECORD_EVERY_S
+    ok = shortest >= RECORD_EVERY_S * (1 - EVERY_TOLERANCE) and median <= 1.5 * RECORD_EVERY_S
     return Check(
         "record_criteria", "stored points follow [record] every", expected,
         f"{len(samples)} points, gaps {shortest:.3g}…{float(gaps.max()):.3g} s, "
         f"median {median:.3g} s",
         "pass" if ok else "fail",
-        "" if ok else "the instrument delivers points too rarely for the asked interval",
+        "" if ok else (
+            "points stored closer than asked" if shortest < RECORD_EVERY_S * (1 - EVERY_TOLERANCE)
+            else "the instrument delivers points too rarely for the asked interval"
+        ),
     )
 
 
