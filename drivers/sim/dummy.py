@@ -154,6 +154,29 @@ class DummyLoad(CellReadings):
         return self._v_c
 
 
+def dummy_cell(
+    resistance_ohm: float,
+    *,
+    series_ohm: float = 0.0,
+    capacitance_F: float = 0.0,
+    seed: int = DEFAULT_SEED,
+) -> CellSummary:
+    """A cell that is this dummy load: what an emulator is given to stand for a resistor or
+    an RC dummy cell (commissioning, driver tests)."""
+    sim: dict[str, object] = {"model": NAME, "resistance": resistance_ohm, "seed": seed}
+    if series_ohm:
+        sim["series"] = series_ohm
+    if capacitance_F:
+        sim["capacitance"] = capacitance_F
+    return CellSummary(
+        name=f"dummy load R_s={series_ohm:g} Ω, R={resistance_ohm:g} Ω, C={capacitance_F:g} F",
+        chemistry="dummy load",
+        area_m2=1e-4,
+        nominal_capacity_Ah=None,
+        sim=sim,
+    )
+
+
 def dummy(cell: CellSummary) -> DummyLoad:
     """The model for one dummy load, its values read from ``cell.sim``."""
     return DummyLoad(DummyParameters.from_cell(cell))
