@@ -13,8 +13,8 @@ from cyclerctl.export import FORMATS
 # the commands added since where their group stands (commission: issue 14)
 COMMAND_NAMES = [
     "protocols", "cells", "schema", "validate", "plan", "run", "runs", "show", "analyze",
-    "emulate", "probe", "commission", "db", "daemon", "submit", "status", "pause", "resume", "stop", "tui",
-    "export", "report", "import",
+    "emulate", "probe", "commission", "db", "daemon", "submit", "status", "pause", "resume",
+    "stop", "tui", "export", "report", "import",
 ]  # fmt: skip
 
 

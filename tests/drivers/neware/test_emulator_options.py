@@ -214,7 +214,8 @@ def test_a_cv_hold_with_no_cc_before_it_takes_the_option_else_the_maximum_and_sa
     bare = open_instrument(resistor.address, {"virtual_time": True})
     try:
         bare.channels[1].start_step(hold)
-        assert run_to_end(bare.channels[1]).points["I"] == pytest.approx(0.003, rel=1e-4)  # 3 V / 1 kΩ
+        held = run_to_end(bare.channels[1]).points["I"]
+        assert held == pytest.approx(0.003, rel=1e-4)  # 3 V / 1 kΩ
     finally:
         bare.close()
     assert "limited to the channel maximum" in caplog.text
