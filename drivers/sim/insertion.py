@@ -11,15 +11,17 @@ and 1 while discharging.
 
 The first charge of fresh material loses more: while x is beyond the furthest it has ever
 been (x_f, the "formed" fraction, the model's fourth state), η is ``first_cycle_efficiency``
-instead (default 1: no extra loss; ncm622.py sets 0.88). So the first cycle's CE is that value (a little less: the discharge stops at the
-lower cut-off under load), and later cycles, which only revisit formed ground, have CE ≈ η.
-A real layered oxide's first-cycle loss is mostly kinetic — the lithiated end is hard to
-refill at the discharge cut-off — plus some irreversible surface and structural change
-(Kasnatscheew et al., Phys. Chem. Chem. Phys. 18 (2016) 3956, on NCM111); coulomb counting
-sees the same first-cycle numbers either way, which is what formation cycles and their
-analysis are about. Capacity fade is loss of active material, tied to throughput:
-every coulomb discharged takes ``fade_per_cycle`` coulombs off Q_max, so one full
-equivalent cycle costs ``fade_per_cycle`` of the capacity and x keeps its meaning.
+instead (default 1: no extra loss; ncm622.py sets 0.88). So the first cycle's CE is that
+value (a little less: the discharge stops at the lower cut-off under load), and later
+cycles, which only revisit formed ground, have CE ≈ η. A real layered oxide's first-cycle
+loss is mostly kinetic — the lithiated end is hard to refill at the discharge cut-off —
+plus some irreversible surface and structural change (Kasnatscheew et al., Phys. Chem.
+Chem. Phys. 18 (2016) 3956, on NCM111); coulomb counting sees the same first-cycle numbers
+either way, which is what formation cycles and their analysis are about.
+
+Capacity fade is loss of active material, tied to throughput: every coulomb discharged
+takes ``fade_per_cycle`` coulombs off Q_max, so one full equivalent cycle costs
+``fade_per_cycle`` of the capacity and x keeps its meaning.
 
 Under constant current the state has a closed form (x linear in t, V_rc exponential). Under
 constant voltage the current follows from the state algebraically; the hold is integrated

@@ -26,8 +26,8 @@ Impedance at the present temperature: Z = R_b + R_i ‖ CPE(``cpe_q``, ``cpe_n``
 interfaces lumped into one arc. The salt gradient adds its finite-length Warburg tail
 R_c·tanh√(jωτ_d)/√(jωτ_d), τ_d = π²τ/4: its slowest mode is τ and its DC limit R_c, as in
 the time domain. It is on by default, as in every real Li‖Li spectrum (a 45° line after the
-interfacial arc); ``warburg = false`` leaves the bare R_b + R_i‖CPE. Temperature (a chamber) changes R_b and R_c
-by the electrolyte's Arrhenius law; R_i and τ stay.
+interfacial arc); ``warburg = false`` leaves the bare R_b + R_i‖CPE. Temperature (a
+chamber) changes R_b and R_c by the electrolyte's Arrhenius law; R_i and τ stay.
 
 Short (li_metal.py): at |I|/S ≥ ``ccd`` for ``short_delay`` the cell shorts for good:
 V = I·R_short, and V_c, no longer driven, relaxes.
