@@ -71,7 +71,7 @@ async def test_detail_shows_plots_steps_and_marks_the_current_step(make_app: Mak
         assert len(screen.detail.trace.t) <= 400 < screen.detail.trace.total_points
         assert screen.query_one("#plot-V", TracePlot).display
         steps = screen.query_one(StepTable)
-        assert steps.row_count == 9  # SEI formation, conditioning pair, Qt, 2 × (strip, plate), final
+        assert steps.row_count == 9  # SEI formation, conditioning pair, Qt, 2 × 2, final
         await pilot.press("escape")
         await pilot.press("down", "down", "enter")  # sim:3, running: step 1 is current
         await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.detail)
