@@ -294,3 +294,19 @@ def test_impedance_and_temperature() -> None:
     factor = math.exp(0.30 / K_B_EV * (1 / 333.15 - 1 / 298.15))
     assert cell.bulk_resistance_ohm == pytest.approx(R_B * factor, rel=1e-9)
     assert cell.impedance(np.array([1e10]))[0].real == pytest.approx(R_B * factor, rel=2e-3)
+
+
+def test_a_voltage_hold_on_fresh_cu_forms_the_sei_before_any_li() -> None:
+    cell = model()
+    r = R_B + R_CT
+    t = np.array([0.0, 1.0, 10.0, 3600.0])
+    held = cell.hold_voltage(-0.2, t)
+    # past the Cu's charge, the SEI takes a constant (0.2 + 0.8)/R until it is formed
+    assert held.current_A[1:3] == pytest.approx(-(0.2 + 0.8) / r, rel=1e-9)
+    sei_formed = held.state[1, 4] - held.state[2, 4]  # the SEI still to form, column 4
+    assert sei_formed == pytest.approx(9.0 * (0.2 + 0.8) / r, rel=1e-9)
+    cell.commit(held, 3)
+    assert cell.sei_to_form_C == 0.0
+    assert cell.lithium_on_cu_C == pytest.approx(
+        0.98 * (-float(held.charge_C[3]) - FRESH_CU_C), rel=1e-9
+    )
