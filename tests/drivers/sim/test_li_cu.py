@@ -1,4 +1,5 @@
-"""The li-cu cell: Adams' average CE, the strip cut-off at Li exhaustion, the nucleation
+"""The li-cu cell: Adams' average CE, the strip cut-off at Li exhaustion, a fresh cell's
+2.8 V OCV and its SEI on the first plating, bare Cu drifting back up at rest, the nucleation
 dip, the plating overpotential, the short, impedance and temperature."""
 
 from __future__ import annotations
