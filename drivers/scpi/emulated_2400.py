@@ -14,17 +14,29 @@ OUTPUT off"`` (and no answer, as the instrument gives none).
 Readings: ``:TRIG:COUN n`` makes one :READ? a burst of n readings (the Series 2400 trigger
 model: n source-measure cycles per :READ?). Bit 3 of the STATus element (real compliance) is
 set on the readings of a :READ? after which the source is limited. The TIME element is the
-cell's time since :SYST:TIME:RES.
+cell's time since :SYST:TIME:RES, and like the instrument's it starts over at 0 after
+99 999.999 s: 2400S-900-01 lists TIME under :FORMat:ELEMents (p. 18-51, "Includes
+timestamp"); the same entry in the manuals of its siblings on the same firmware family says
+"After 99,999.999 seconds, the timer resets back to zero and starts over" (6430, p. 17-47;
+2500, p. 17-46; read in public copies), and :SYSTem:TIME:RESet (p. 18-113) "is used to reset
+the absolute timestamp to 0 seconds" (also at power-on). A step longer than 27.8 h therefore
+sees its timestamp wrap. Not emulated: the timestamp counting 1024 ticks per second as
+1.024 s (Keithley's note "Using the Model 2400 Internal Timestamp Feature", 1999).
 
 ``*RST`` defaults kept: compliance 21 V / 105 µA (2400S-900-01 §18, SENSe command summary,
 p. 18-11: ``:PROTection[:LEVel]`` defaults 21 and 1.05e-4), output off in the NORMal
 off-state (OUTPut summary, Table 18-4), all five elements, trigger count 1; CURR sensed
 (not confirmed).
+
+Commissioning: ``miscale="current_mA"`` makes the CURRent element report milliamps where the
+instrument reports amps — a deliberately broken instrument that a commissioning check
+(Ohm's law against a known resistor) must catch.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,6 +55,7 @@ from .parameters import (
     query_only,
 )
 from .parser import Pattern, Unit, units
+from .timestamp import TIMESTAMP_PERIOD_S
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +65,8 @@ NAN_READING = 9.91e37  # what the 2400 sends for an element it did not measure
 ELEMENT_NAMES = {"VOLT": "VOLT", "CURR": "CURR", "RES": "RES", "TIME": "TIME", "STAT": "STAT"}
 ELEMENT_LONG = {"VOLTAGE": "VOLT", "CURRENT": "CURR", "RESISTANCE": "RES", "STATUS": "STAT"}
 DEFAULT_ELEMENTS = ("VOLT", "CURR", "RES", "TIME", "STAT")
+#: Deliberate mis-scalings for commissioning tests: the element and the factor it is off by.
+MISCALES = {"current_mA": ("CURR", 1e3)}
 # status word bits (2400S-900-01 §18, FORMat:ELEMents STATus)
 _FRONT, _V_MEAS, _I_MEAS, _V_SOUR, _I_SOUR = 1 << 2, 1 << 11, 1 << 12, 1 << 14, 1 << 15
 
@@ -86,12 +101,16 @@ class Keithley2400Emulator:
         *,
         model: str = "2400",
         serial: str = EMULATED_SERIAL,
+        miscale: str | None = None,
     ) -> None:
         if model not in MODEL_RANGES:
             raise ValueError(f"model {model!r}: one of {', '.join(MODEL_RANGES)}")
+        if miscale is not None and miscale not in MISCALES:
+            raise ValueError(f"miscale {miscale!r}: one of {', '.join(MISCALES)} (or none)")
         self.link = link
         self.idn = f"KEITHLEY INSTRUMENTS INC.,MODEL {model},{serial},{FIRMWARE}"
         self._v_max, self._i_max = MODEL_RANGES[model]
+        self._miscale = MISCALES[miscale] if miscale is not None else None
         self._lock = threading.RLock()
         self._settings = Settings()
         self._errors = ErrorQueue()
@@ -218,8 +237,9 @@ class Keithley2400Emulator:
         return nr3(self._timestamp(self.link.now()))
 
     def _timestamp(self, t: float) -> float:
-        """The TIME element for cell time ``t``: seconds since the last reset."""
-        return t - self._origin
+        """The TIME element for cell time ``t``: since the last reset, starting over at 0
+        after 99 999.999 s."""
+        return math.fmod(max(t - self._origin, 0.0), TIMESTAMP_PERIOD_S)
 
     def _remote_sense(self, unit: Unit) -> str | None:
         if unit.query:
@@ -384,6 +404,10 @@ class Keithley2400Emulator:
             "TIME": self._timestamp(reading.t),
             "STAT": float(self._status(reading)),
         }
+        if self._miscale is not None:
+            element, factor = self._miscale
+            if values[element] != NAN_READING:
+                values[element] *= factor
         return ",".join(nr3(values[e]) for e in s.elements)
 
     def _status(self, reading: Reading) -> int:

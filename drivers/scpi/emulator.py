@@ -42,7 +42,8 @@ from typing import Any
 from cyclerctl.plan import CellSummary
 
 from ..sim import SimInstrument
-from .cell_link import CellLink
+from .cell_link import Cell, CellLink
+from .dummy_load import resistor_channel
 from .emulated_2400 import Keithley2400Emulator
 from .faults import WireFaults
 
@@ -119,7 +120,12 @@ class ScpiEmulator(WireFaults):
     """A Series 2400 SourceMeter on ``host:port`` (0: a free port), one simulated cell on it.
 
     ``options``: ``virtual_time`` (default False), ``speed`` (real time, default 1),
-    ``seed``, ``sample_interval_s`` (default 1 s), ``model`` (default "2400").
+    ``seed``, ``sample_interval_s`` (default 1 s), ``model`` (default "2400"), and for
+    commissioning ``dummy_load_ohm`` and ``miscale`` (as the keyword arguments, which win).
+
+    ``dummy_load_ohm``: a resistor of that many ohms on the terminals instead of the cell
+    (``cells`` may then be empty; a cell given is not used). ``miscale``: a deliberately
+    broken instrument, ``"current_mA"`` reporting its current in mA where A is expected.
     """
 
     def __init__(
@@ -128,11 +134,18 @@ class ScpiEmulator(WireFaults):
         host: str = "127.0.0.1",
         port: int = 0,
         options: Mapping[str, Any] | None = None,
+        *,
+        dummy_load_ohm: float | None = None,
+        miscale: str | None = None,
     ) -> None:
         options = dict(options or {})
         WireFaults.__init__(self)
         self.dropped = 0  # connections closed by drop_link / go_offline
-        if len(cells) != 1:
+        if dummy_load_ohm is None and options.get("dummy_load_ohm") is not None:
+            dummy_load_ohm = float(options["dummy_load_ohm"])
+        if miscale is None and options.get("miscale"):
+            miscale = str(options["miscale"])
+        if len(cells) > 1 or (len(cells) == 0 and dummy_load_ohm is None):
             raise ValueError(
                 f"a SourceMeter has one channel: give one cell, not {len(cells)} "
                 "(start one emulator per cell)"
@@ -140,18 +153,32 @@ class ScpiEmulator(WireFaults):
         virtual = bool(options.get("virtual_time", False))
         seed = options.get("seed")
         speed = float(options.get("speed") or 1.0)
-        simulator = SimInstrument(
-            cells,
-            seed=None if seed is None else int(seed),
-            sample_interval_s=float(options.get("sample_interval_s", 1.0)),
-            realtime=not virtual,
-            speed=speed,
-            name="smu",
-            native_end_conditions=frozenset(),
-            chamber=False,
+        sample_interval_s = float(options.get("sample_interval_s", 1.0))
+        cell: Cell
+        if dummy_load_ohm is not None:
+            cell = resistor_channel(
+                dummy_load_ohm,
+                seed=None if seed is None else int(seed),
+                sample_interval_s=sample_interval_s,
+                realtime=not virtual,
+                speed=speed,
+            )
+        else:
+            cell = SimInstrument(
+                cells,
+                seed=None if seed is None else int(seed),
+                sample_interval_s=sample_interval_s,
+                realtime=not virtual,
+                speed=speed,
+                name="smu",
+                native_end_conditions=frozenset(),
+                chamber=False,
+            ).channels[0]
+        self.dummy_load_ohm = dummy_load_ohm
+        link = CellLink(cell, virtual_time=virtual, speed=speed)
+        self.instrument = Keithley2400Emulator(
+            link, model=str(options.get("model", "2400")), miscale=miscale
         )
-        link = CellLink(simulator.channels[0], virtual_time=virtual, speed=speed)
-        self.instrument = Keithley2400Emulator(link, model=str(options.get("model", "2400")))
         self._server: _Server | None = _Server((host or "127.0.0.1", port), self)
         bound = self._server.socket.getsockname()
         self.host, self.port = str(bound[0]), int(bound[1])

@@ -8,9 +8,11 @@ for time. The emulator runs in virtual time: each :READ? is a burst of 10 one-se
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from cyclerctl.drivers.registry import driver
@@ -150,3 +152,45 @@ def test_real_time_follows_the_wall_clock_times_speed(store: Store, tmp_path: Pa
     # 90 s of protocol at 40× is 2.25 s; each step ends on the first poll past its time
     assert 2.0 < elapsed < 15.0
     assert 90.0 <= report.outcome.run_time_s < 90.0 + 3 * 0.5 * 40 + 3
+
+
+def test_a_30_hour_charge_ends_on_its_voltage_across_the_timestamps_wrap(
+    store: Store, tmp_path: Path
+) -> None:
+    """Issue 14: the 2400's TIME element starts over after 99 999.999 s (27.8 h). A C/32
+    charge of an NCM622 coin cell takes 32 h: through the emulator (virtual time, 10 s
+    readings) the step must go on past the wrap and end on its voltage, not hang."""
+    path = tmp_path / "slow-charge.toml"
+    path.write_text(
+        'name = "slow-charge"\ndescription = "one charge longer than the timestamp period"\n'
+        '[record]\nevery = "60 s"\n[safety]\nvoltage_max = "4.4 V"\n'
+        '[[steps]]\ntype = "cc"\ncurrent = "C/32"\n'
+        'until = { voltage_above = "4.3 V", time = "40 h" }\n'
+    )
+    plan = load_plan(str(path), "ncm622-coin")
+    options = {"virtual_time": True, "voltage_limit_V": 4.4, "sample_interval_s": 10.0}
+    with start_emulator([plan.cell], "127.0.0.1", 0, options) as emulator:
+        # a driver that lost its time at the wrap would read on for ever: after 4× the
+        # reads the charge needs (~1 200), an operator's stop ends the run (and the test)
+        give_up = threading.Event()
+        emulator.after_reads(5000, give_up.set)
+        instrument = open_instrument(emulator.address, options)
+        try:
+            report = execute_run(
+                store, plan, instrument.channels[0],
+                instrument=instrument.identity.as_dict(), operator="test",
+                stop_request=give_up,
+            )
+        finally:
+            instrument.close()
+    assert report.run.status == "completed"
+    (step,) = store.steps(report.run.id)
+    assert step.end_reason == "limit:voltage"
+    samples = store.samples(report.run.id)
+    t = samples["t"]
+    assert t[-1] > 100_000.0  # past the wrap: 32 h of charge
+    assert t[-1] < 40 * 3600.0  # not ended by its time guard
+    assert np.all(np.diff(t) > 0)  # monotonic across the wrap
+    assert samples["V"][-1] == pytest.approx(4.3, abs=0.005)
+    # the charge passed is the current times the whole step time, wrap or not
+    assert samples["Q"][-1] == pytest.approx(plan.steps[0].current_A * t[-1], rel=1e-3)
