@@ -8,7 +8,7 @@
   its ``address`` is ``TCPIP::127.0.0.1::<port>::SOCKET``.
 
 Dialect: Series 2400 SCPI (2400S-900-01 Rev. K; a 2450 after ``*LANG SCPI2400``).
-Not run against a real SourceMeter.
+Not run against a real SourceMeter: what stays unconfirmed is ``driver.UNCONFIRMED``.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from cyclerctl.drivers.registry import driver
 from cyclerctl.drivers.scpi import open_instrument, start_emulator
 from cyclerctl.drivers.sim import SimInstrument
 from cyclerctl.engine.session import RunReport, execute_run
-from cyclerctl.plan import Plan
+from cyclerctl.plan import Plan, Step
 from cyclerctl.protocol import load_plan
 from cyclerctl.store import Store
 
@@ -194,3 +194,33 @@ def test_a_30_hour_charge_ends_on_its_voltage_across_the_timestamps_wrap(
     assert samples["V"][-1] == pytest.approx(4.3, abs=0.005)
     # the charge passed is the current times the whole step time, wrap or not
     assert samples["Q"][-1] == pytest.approx(plan.steps[0].current_A * t[-1], rel=1e-3)
+
+
+@pytest.mark.parametrize(("miscale", "amps_per_reported_unit"), [(None, 1.0), ("current_mA", 1e-3)])
+def test_the_driver_on_an_emulated_dummy_load_sees_ohms_law_or_the_miscale(
+    miscale: str | None, amps_per_reported_unit: float
+) -> None:
+    """Commissioning through the registry's ``emulated`` address: 1 kΩ on the terminals,
+    ±0.5 mA. V = I·R holds for an honest instrument; the mis-scaled one reports the current
+    1000× too big, which is the line a commissioning check fails on."""
+    options = {
+        "virtual_time": True,
+        "dummy_load_ohm": 1000.0,
+        "voltage_limit_V": 1.0,
+        **({"miscale": miscale} if miscale else {}),
+    }
+    instrument = driver("scpi").open_instrument("emulated", options)
+    try:
+        channel = instrument.channels[0]
+        readings = {}
+        for current in (5e-4, -5e-4):
+            channel.start_step(Step(0, "cc", "cc", current_A=current))
+            readings[current] = channel.read().points
+            channel.stop()
+    finally:
+        instrument.close()
+    for current, points in readings.items():
+        assert points["V"] == pytest.approx(current * 1000.0, abs=1e-4)  # V is right either way
+        assert points["I"] * amps_per_reported_unit == pytest.approx(current, rel=1e-4)
+        resistance = points["V"] / points["I"]
+        assert resistance == pytest.approx(1000.0 * amps_per_reported_unit, rel=1e-3)
