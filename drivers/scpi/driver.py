@@ -56,9 +56,10 @@ test_manual_syntax.py). What stays unconfirmed without hardware is :data:`UNCONF
 
 - the timestamp's wrap at 99 999.999 s is read in the same :FORMat:ELEMents entry of the
   6430 and 2500 manuals (and issue 14 quotes the 2400's); not seen on a 2400;
-- the timestamp's rate: a 1999 Keithley note says it counts 1024 ticks a second as 1.024 s
-  (2.4 % fast); not corrected by default (``timestamp_scale``), a commissioning time-base
-  check settles it;
+- the timestamp's rate: a 1999 Keithley note says it counts 1024 ticks a second as
+  milliseconds, 2.4 % off (fast by the mechanism it describes, though it words it "loses
+  24 ms for every second"); not corrected by default (``timestamp_scale``), a commissioning
+  time-base check settles it;
 - bit 3 of the status word as "in real compliance" (keithley.py says where it is from);
 - the list form ``:SENS:FUNC:ON "VOLT","CURR"`` (the manual shows one quoted name,
   ``FUNC "RES"``; code driving real 2400s sends the list);
@@ -128,8 +129,9 @@ DEFAULT_SWITCH_TOLERANCE_V = 0.002
 UNCONFIRMED: tuple[str, ...] = (
     "TIME element wraps to 0 after 99 999.999 s: read in the 6430/2500 manuals' identical "
     ":FORMat:ELEMents entry, not observed on a 2400 (the driver unwraps it either way)",
-    "TIME element rate: a 1999 Keithley note says 1024 ticks/s are counted as 1.024 s "
-    "(2.4 % fast); not corrected unless timestamp_scale is set; a commissioning time-base "
+    "TIME element rate: a 1999 Keithley note says the 2400 counts 1024 ticks/s as "
+    "milliseconds, 2.4 % off (fast by its mechanism, though it words it 'loses 24 ms every "
+    "second'); not corrected unless timestamp_scale is set; a commissioning time-base "
     "check on the instrument settles it",
     "status word bit 3 = in real compliance: from a 2400-compatible unit's manual (GW Instek "
     "GSM-20H10) and the 2400 manual's example word, not from the 2400's bit list",

@@ -20,8 +20,8 @@ timestamp"); the same entry in the manuals of its siblings on the same firmware 
 "After 99,999.999 seconds, the timer resets back to zero and starts over" (6430, p. 17-47;
 2500, p. 17-46; read in public copies), and :SYSTem:TIME:RESet (p. 18-113) "is used to reset
 the absolute timestamp to 0 seconds" (also at power-on). A step longer than 27.8 h therefore
-sees its timestamp wrap. Not emulated: the timestamp counting 1024 ticks per second as
-1.024 s (Keithley's note "Using the Model 2400 Internal Timestamp Feature", 1999).
+sees its timestamp wrap. Not emulated: the timestamp counting 1024 ticks a second as
+milliseconds (Keithley's note "Using the Model 2400 Internal Timestamp Feature", 1999).
 
 ``*RST`` defaults kept: compliance 21 V / 105 µA (2400S-900-01 §18, SENSe command summary,
 p. 18-11: ``:PROTection[:LEVel]`` defaults 21 and 1.05e-4), output off in the NORMal

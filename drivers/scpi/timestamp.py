@@ -19,11 +19,12 @@ included, starts with a :SYSTem:TIME:RESet that :meth:`Timestamps.reset` follows
 more than 27.8 h between two readings of one step would lose whole periods, and nothing in
 the reading itself could tell.
 
-Unconfirmed: whether the timer counts 1024 ticks per second as 1.024 s (Keithley's note
-"Using the Model 2400 Internal Timestamp Feature", D. Rathburn 1999, says the 2400's
-timestamp counts ticks of an 8192 Hz / 8 clock as milliseconds, 2.4 % fast); if so, the
-wrap comes after 97 656 s of real time, which changes nothing here (the rule works in the
-timer's own units), and ``timestamp_scale`` (a driver option) corrects the rate.
+Unconfirmed: the timer's rate. Keithley's note "Using the Model 2400 Internal Timestamp
+Feature" (D. Rathburn, 1999) says the 2400 counts the ticks of an 8192 Hz / 8 clock, 1024 a
+second, as milliseconds — 2.4 % fast by that mechanism, though the note words it "loses 24 ms
+for every second". If so, the wrap comes after 97 656 s of real time, which changes nothing
+here (the rule works in the timer's own units), and ``timestamp_scale`` (a driver option)
+corrects the rate once a commissioning run has measured it.
 """
 
 from __future__ import annotations
