@@ -2,12 +2,13 @@
 
 - :func:`open_instrument` — a connected :class:`~.driver.SourceMeterInstrument` at a VISA
   address (pyvisa-py backend); the address ``emulated`` starts an in-process emulator of
-  ``options["emulated_cells"]`` and connects to it through real VISA bytes on 127.0.0.1.
+  ``options["emulated_cells"]`` (or of a resistor, ``options["dummy_load_ohm"]``) and
+  connects to it through real VISA bytes on 127.0.0.1.
 - :func:`start_emulator` — a :class:`~.emulator.ScpiEmulator` serving one simulated cell;
   its ``address`` is ``TCPIP::127.0.0.1::<port>::SOCKET``.
 
 Dialect: Series 2400 SCPI (2400S-900-01 Rev. K; a 2450 after ``*LANG SCPI2400``).
-Not run against a real SourceMeter.
+Not run against a real SourceMeter: what stays unconfirmed is ``driver.UNCONFIRMED``.
 """
 
 from __future__ import annotations
@@ -31,9 +32,11 @@ def open_instrument(address: str, options: Mapping[str, Any]) -> SourceMeterInst
 
     emulator = None
     if address == EMULATED_ADDRESS:
-        cells = options.get("emulated_cells")
-        if not cells:
-            raise ValueError("address 'emulated' needs options['emulated_cells']")
+        cells = options.get("emulated_cells") or []
+        if not cells and options.get("dummy_load_ohm") is None:
+            raise ValueError(
+                "address 'emulated' needs options['emulated_cells'] (or 'dummy_load_ohm')"
+            )
         emulator = start_emulator(cells, "127.0.0.1", 0, options)
         address = emulator.address
     instrument = SourceMeterInstrument(
@@ -52,7 +55,9 @@ def open_instrument(address: str, options: Mapping[str, Any]) -> SourceMeterInst
 def start_emulator(
     cells: Sequence[CellSummary], host: str, port: int, options: Mapping[str, Any]
 ) -> ScpiEmulator:
-    """A Series 2400 emulator on ``host:port`` (0: a free port) with ``cells[0]`` on it."""
+    """A Series 2400 emulator on ``host:port`` (0: a free port) with ``cells[0]`` on it, or
+    the resistor of ``options["dummy_load_ohm"]``; ``options["miscale"]`` breaks it on
+    purpose (see :class:`~.emulator.ScpiEmulator`)."""
     from .emulator import ScpiEmulator
 
     return ScpiEmulator(cells, host, port, options)

@@ -28,7 +28,11 @@ end condition, the step time included, on the streamed points and calls :meth:`s
   10 with ``virtual_time``) of V, I, the instrument's timestamp (reset at the step's start with
   :SYSTem:TIME:RESet) and the status word; Q is integrated on the host (trapezoid; from the
   step's start to its first reading at that reading's current), T is NaN. A reading not
-  newer than the last one is dropped.
+  newer than the last one is dropped. The timestamp starts over at 0 after 99 999.999 s
+  (27.8 h); :mod:`.timestamp` unwraps it, so a step of any length keeps a monotonic step
+  time — assuming two consecutive reads of a step are less than 13.9 h of instrument time
+  apart (see there why the driver never breaks that). ``timestamp_scale`` (default 1)
+  multiplies the instrument's time, for a timer that a commissioning run finds off.
 - :meth:`stop`: output off, in the high-impedance off-state (the relay opens).
 
 Faults: every way a command goes wrong leaves the channel as an
@@ -45,7 +49,24 @@ off: a link that comes back leaves the cell at open circuit, and the engine deci
 the step goes on.
 
 Not run against a real SourceMeter: the byte sequences follow the manual and are checked
-against the emulator in :mod:`.emulator` and scripted exchanges in the tests.
+against the emulator in :mod:`.emulator`, scripted exchanges, and the manual's command
+headers and examples and PyMeasure's spellings of the same commands (tests/drivers/scpi/
+test_manual_syntax.py). What stays unconfirmed without hardware is :data:`UNCONFIRMED`
+(``cyclerctl probe`` lists it):
+
+- the timestamp's wrap at 99 999.999 s is read in the same :FORMat:ELEMents entry of the
+  6430 and 2500 manuals (and issue 14 quotes the 2400's); not seen on a 2400;
+- the timestamp's rate: a 1999 Keithley note says it counts 1024 ticks a second as
+  milliseconds, 2.4 % off (fast by the mechanism it describes, though it words it "loses
+  24 ms for every second"); not corrected by default (``timestamp_scale``), a commissioning
+  time-base check settles it;
+- bit 3 of the status word as "in real compliance" (keithley.py says where it is from);
+- the list form ``:SENS:FUNC:ON "VOLT","CURR"`` (the manual shows one quoted name,
+  ``FUNC "RES"``; code driving real 2400s sends the list);
+- that ``:READ?`` with the output off is refused with +803 and gets no answer;
+- whether the source function may change while the output is on (the driver sets limit and
+  level first, so either way is safe);
+- the 2450's raw-socket port (5025 is the usual one).
 """
 
 from __future__ import annotations
@@ -89,6 +110,7 @@ from .link import (
     Wire,
     describe,
 )
+from .timestamp import Timestamps
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +123,26 @@ VIRTUAL_TIME_POINTS = 10
 SAFE_VOLTAGE_LIMIT_V = 21.0
 DEFAULT_TIMEOUT_MS = 5000
 DEFAULT_SWITCH_TOLERANCE_V = 0.002
+
+#: What the driver assumes without having seen it on a real SourceMeter, one line each
+#: (what, and why it is open); ``cyclerctl probe`` prints them as "unconfirmed".
+UNCONFIRMED: tuple[str, ...] = (
+    "TIME element wraps to 0 after 99 999.999 s: read in the 6430/2500 manuals' identical "
+    ":FORMat:ELEMents entry, not observed on a 2400 (the driver unwraps it either way)",
+    "TIME element rate: a 1999 Keithley note says the 2400 counts 1024 ticks/s as "
+    "milliseconds, 2.4 % off (fast by its mechanism, though it words it 'loses 24 ms every "
+    "second'); not corrected unless timestamp_scale is set; a commissioning time-base "
+    "check on the instrument settles it",
+    "status word bit 3 = in real compliance: from a 2400-compatible unit's manual (GW Instek "
+    "GSM-20H10) and the 2400 manual's example word, not from the 2400's bit list",
+    ':SENS:FUNC:ON "VOLT","CURR" as a list: the manual shows one quoted name (FUNC "RES"), '
+    "code driving real 2400s sends the list",
+    ":READ? with the output off is refused with +803 and gets no answer: from the error "
+    "list, not observed (the driver reads the error queue after a timeout either way)",
+    "changing :SOUR:FUNC while the output is on: the manual is silent; the driver sets the "
+    "limit and level first, so either answer is safe",
+    "2450 raw-socket port 5025: the usual port, not found in its manual",
+)
 
 
 class SourceMeterChannel:
@@ -118,7 +160,10 @@ class SourceMeterChannel:
         name: str = CHANNEL_NAME,
         link: Link | None = None,
         drop: Callable[[], None] | None = None,
+        timestamp_scale: float = 1.0,
     ) -> None:
+        if not timestamp_scale > 0:
+            raise ValueError(f"timestamp_scale = {timestamp_scale}: a factor > 0")
         self._smu = smu
         self._link = link
         self._drop = drop  # closes the resource: nothing late is read as a reply
@@ -137,6 +182,8 @@ class SourceMeterChannel:
         # cccv in its CC phase: (V_set, I, whether the compliance bit means "at V_set")
         self._cv_pending: tuple[float, float, bool] | None = None
         self.cv_switch_s: float | None = None  # step time of the CC→CV switch, once made
+        self._timestamps = Timestamps()  # the instrument's TIME, unwrapped
+        self._timestamp_scale = timestamp_scale
 
     @property
     def name(self) -> str:
@@ -172,6 +219,7 @@ class SourceMeterChannel:
                     self._cv_pending = (voltage, current, at_set_point)
                 self._source_current(current, compliance)
             self._smu.reset_timestamp()
+            self._timestamps.reset()
             self._output_may_be_on = True
             self._smu.output(True)
             self._step = step
@@ -185,6 +233,8 @@ class SourceMeterChannel:
             if not self._running:
                 return Samples(ended=True)
             rows = self._read_rows()
+            # seconds since the step's :SYST:TIME:RES, monotonic across the timer's wrap
+            rows[:, 2] = self._timestamps.unwrap(rows[:, 2]) * self._timestamp_scale
             rows = rows[self._t0 + rows[:, 2] > self._last_t()]  # a reading seen before: drop
             points = self._points(rows)
             if self._cv_pending is not None and len(points):
@@ -334,7 +384,8 @@ class SourceMeterInstrument:
     ``voltage_limit_V`` (compliance of rest/cc steps), ``current_limit_A`` (compliance of cv
     steps without a current), ``remote_sense`` (4-wire, :SYST:RSEN), ``reset`` (send *RST
     on connect, default True), ``cv_switch_tolerance_V``, ``reconnect_backoff_s`` and
-    ``reconnect_backoff_max_s`` (the spacing of reconnection attempts after a lost link).
+    ``reconnect_backoff_max_s`` (the spacing of reconnection attempts after a lost link),
+    ``timestamp_scale`` (seconds per unit of the instrument's TIME element, default 1).
     """
 
     def __init__(
@@ -502,6 +553,7 @@ class SourceMeterInstrument:
                 ),
             ),
             drop=self._drop,
+            timestamp_scale=float(options.get("timestamp_scale", 1.0)),
         )
 
     def close(self) -> None:

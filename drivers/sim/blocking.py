@@ -20,14 +20,17 @@ arc lies at tens of MHz for a coin-sized cell, beyond any potentiostat).
 
 DC (steps and sweeps): the double layer is a capacitor C = Q·(1 s)^(n−1), i.e. the CPE's
 capacitance at ω = 1 rad/s, the time scale of a sample; charged through R_b and leaking
-through R_leak. Its voltage V_c is the model's state (0 V: a fresh symmetric cell) and the
-open-circuit voltage. Under a held voltage the current is the capacitor's charging
+through R_leak. Its voltage V_c is the model's state and the open-circuit voltage: a
+symmetric cell as assembled sits at ``open_circuit_voltage`` (0 V), which leaks away through
+R_leak (τ = R_leak·C, hours; a cell that is not what its file says, e.g. Li where steel
+should be, shows volts). Under a held voltage the current is the capacitor's charging
 current, decaying with τ = R_b·C (milliseconds); under a held current V_c ramps like a
 capacitor's towards I·R_leak.
 
 The [sim] table (defaults): conductivity "3e-4 S/cm" at reference_temperature "30 degC",
 activation_energy "0.30 eV", cpe_q 1e-5 (F·s^(n−1), a plain number in SI or "1e-5 F
-s^(n-1)"), cpe_n 0.9, permittivity 30 (relative), leakage "1e9 ohm", noise "0.2 mV",
+s^(n-1)"), cpe_n 0.9, permittivity 30 (relative), leakage "1e9 ohm", open_circuit_voltage
+"0 V", noise "0.2 mV",
 current_noise "1 nA", temperature (default: the reference temperature, so a cell file's
 ``conductivity`` is what a measurement at its default temperature finds), seed.
 """
@@ -60,6 +63,7 @@ SIM_KEYS = electrolyte.KEYS | frozenset(
         "current_noise",
         "seed",
         "temperature",
+        "open_circuit_voltage",
     }
 )
 
@@ -73,6 +77,7 @@ class BlockingParameters:
     cpe_n: float
     permittivity: float  # relative
     leakage_ohm: float
+    open_circuit_voltage_V: float  # V_c of the cell as assembled
     voltage_noise_V: float
     current_noise_A: float
     temperature_K: float
@@ -96,6 +101,7 @@ class BlockingParameters:
             cpe_n=sim_value(sim, "cpe_n", 0.9, ""),
             permittivity=sim_value(sim, "permittivity", 30.0, ""),
             leakage_ohm=sim_value(sim, "leakage", "1e9 ohm", "ohm"),
+            open_circuit_voltage_V=sim_value(sim, "open_circuit_voltage", "0 V", "V"),
             voltage_noise_V=sim_value(sim, "noise", "0.2 mV", "V"),
             current_noise_A=sim_value(sim, "current_noise", "1 nA", "A"),
             temperature_K=sim_value(sim, "temperature", medium.reference_temperature_K, "K"),
@@ -131,7 +137,7 @@ class BlockingCell(CellReadings):
     def __init__(self, params: BlockingParameters) -> None:
         self.params = params
         self._temperature_K = params.temperature_K
-        self._v_c = 0.0
+        self._v_c = params.open_circuit_voltage_V
 
     # -- CellModel -------------------------------------------------------------------------
 

@@ -7,9 +7,21 @@ The equivalent circuit every layered-oxide half-cell model here shares::
 x is the fraction of the usable capacity extracted from the cathode (0 = lithiated,
 discharged; 1 = at the upper cut-off of its specification), I > 0 charges (extracts Li),
 η is the coulombic efficiency while charging (the rest of the charge feeds side reactions)
-and 1 while discharging. Capacity fade is loss of active material, tied to throughput:
-every coulomb discharged takes ``fade_per_cycle`` coulombs off Q_max, so one full
-equivalent cycle costs ``fade_per_cycle`` of the capacity and x keeps its meaning.
+and 1 while discharging.
+
+The first charge of fresh material loses more: while x is beyond the furthest it has ever
+been (x_f, the "formed" fraction, the model's fourth state), η is ``first_cycle_efficiency``
+instead (default 1: no extra loss; ncm622.py sets 0.88). So the first cycle's CE is that
+value (a little less: the discharge stops at the lower cut-off under load), and later
+cycles, which only revisit formed ground, have CE ≈ η. A real layered oxide's first-cycle
+loss is mostly kinetic — the lithiated end is hard to refill at the discharge cut-off —
+plus some irreversible surface and structural change (Kasnatscheew et al., Phys. Chem.
+Chem. Phys. 18 (2016) 3956, on NCM111); coulomb counting sees the same first-cycle numbers
+either way, which is what formation cycles and their analysis are about.
+
+Capacity fade is loss of active material, tied to throughput: every coulomb discharged
+takes ``fade_per_cycle`` coulombs off Q_max, so one full equivalent cycle costs
+``fade_per_cycle`` of the capacity and x keeps its meaning.
 
 Under constant current the state has a closed form (x linear in t, V_rc exponential). Under
 constant voltage the current follows from the state algebraically; the hold is integrated
@@ -48,6 +60,7 @@ SIM_KEYS = frozenset(
         "utilization",
         "fade_per_cycle",
         "coulombic_efficiency",
+        "first_cycle_efficiency",
         "noise",
         "current_noise",
         "seed",
@@ -70,6 +83,7 @@ class InsertionParameters:
     polarization_time_s: float
     fade_per_cycle: float
     coulombic_efficiency: float
+    first_cycle_efficiency: float  # η on fresh material (x beyond the furthest it has been)
     initial_soc: float
     voltage_noise_V: float
     current_noise_A: float
@@ -93,6 +107,7 @@ class InsertionParameters:
             "utilization": 1.0,
             "fade_per_cycle": 0.0005,
             "coulombic_efficiency": 0.998,
+            "first_cycle_efficiency": 1.0,
             "noise": "0.2 mV",
             "current_noise": "1 nA",
             "temperature": "25 degC",
@@ -117,6 +132,9 @@ class InsertionParameters:
             coulombic_efficiency=sim_value(
                 sim, "coulombic_efficiency", d["coulombic_efficiency"], ""
             ),
+            first_cycle_efficiency=sim_value(
+                sim, "first_cycle_efficiency", d["first_cycle_efficiency"], ""
+            ),
             initial_soc=sim_value(sim, "initial_soc", d["initial_soc"], ""),
             voltage_noise_V=sim_value(sim, "noise", d["noise"], "V"),
             current_noise_A=sim_value(sim, "current_noise", d["current_noise"], "A"),
@@ -136,6 +154,10 @@ class InsertionParameters:
                 (self.polarization_time_s <= 0, "polarization_time must be > 0"),
                 (not 0 <= self.fade_per_cycle < 1, "fade_per_cycle must be in [0, 1)"),
                 (not 0 < self.coulombic_efficiency <= 1, "coulombic_efficiency must be in (0, 1]"),
+                (
+                    not 0 < self.first_cycle_efficiency <= 1,
+                    "first_cycle_efficiency must be in (0, 1]",
+                ),
                 (self.voltage_noise_V < 0 or self.current_noise_A < 0, "noise must be ≥ 0"),
                 (self.temperature_K <= 0, "temperature must be above 0 K"),
             )
@@ -164,7 +186,7 @@ def _seed(sim: Mapping[str, Any]) -> int:
 
 
 class InsertionCell(CellReadings):
-    """The cell; its state is (x, V_rc, charge discharged so far)."""
+    """The cell; its state is (x, V_rc, charge discharged so far, x_f the formed fraction)."""
 
     def _noise(self) -> NoiseSource:
         return self.params
@@ -175,6 +197,7 @@ class InsertionCell(CellReadings):
         self._x = params.initial_soc
         self._v_rc = 0.0
         self._discharged_C = 0.0
+        self._formed = params.initial_soc
         self._temperature_K = params.temperature_K
 
     # -- CellModel -------------------------------------------------------------------------
@@ -189,8 +212,19 @@ class InsertionCell(CellReadings):
     def hold_current(self, current_A: float, t_s: FloatArray) -> Trajectory:
         p = self.params
         capacity = self.capacity_C
-        eta = p.coulombic_efficiency if current_A > 0 else 1.0
-        x = self._x + (eta * current_A / capacity) * t_s
+        formed = np.full(len(t_s), self._formed)
+        if current_A > 0:
+            # formed ground at η, then fresh material at the first cycle's efficiency
+            rate, fresh_rate = (e * current_A / capacity for e in self._efficiencies())
+            t_formed = max(self._formed - self._x, 0.0) / rate
+            x = np.where(
+                t_s <= t_formed,
+                self._x + rate * t_s,
+                max(self._x, self._formed) + fresh_rate * (t_s - t_formed),
+            )
+            formed = np.maximum(formed, x)
+        else:
+            x = self._x + (current_A / capacity) * t_s
         v_settled = current_A * p.polarization_resistance_ohm
         v_rc = v_settled + (self._v_rc - v_settled) * np.exp(-t_s / p.polarization_time_s)
         voltage = self.ocv(x) + current_A * p.series_resistance_ohm + v_rc
@@ -200,24 +234,40 @@ class InsertionCell(CellReadings):
             voltage_V=voltage,
             current_A=np.full(len(t_s), current_A),
             charge_C=current_A * t_s,
-            state=np.column_stack((x, v_rc, discharged)),
+            state=np.column_stack((x, v_rc, discharged, formed)),
         )
+
+    def _efficiencies(self) -> tuple[float, float]:
+        """η while charging formed ground, and while charging fresh material (never more:
+        ``first_cycle_efficiency = 1`` means no loss beyond the usual)."""
+        p = self.params
+        return p.coulombic_efficiency, min(p.first_cycle_efficiency, p.coulombic_efficiency)
 
     def hold_voltage(self, voltage_V: float, t_s: FloatArray) -> Trajectory:
         p = self.params
         capacity = self.capacity_C
         n = len(t_s)
         x_out, v_out, i_out, q_out = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
-        d_out = np.empty(n)
+        d_out, f_out = np.empty(n), np.empty(n)
         x0, v0, t0, q0, d0 = self._x, self._v_rc, 0.0, 0.0, self._discharged_C
+        formed = self._formed
         start = 0
         while start < n:
             ocv0 = self.ocv.value(x0)
             drive = voltage_V - ocv0  # e: the voltage the linear system relaxes away
             current0 = (drive - v0) / p.series_resistance_ohm
-            eta = p.coulombic_efficiency if current0 > 0 else 1.0
+            on_formed, on_fresh = self._efficiencies()
+            eta = (on_fresh if x0 >= formed else on_formed) if current0 > 0 else 1.0
             span = self._chunk_s(x0, current0, eta, capacity)
             stop = max(int(np.searchsorted(t_s, t0 + span, side="right")), start + 1)
+            if current0 > 0 and x0 < formed:  # stop on reaching fresh material (± a sample)
+                ahead = x0 + self._linear_hold(
+                    max(self.ocv.slope(x0), _MIN_SLOPE), drive, v0, eta, capacity,
+                    t_s[start:stop] - t0,
+                )[0]
+                past = np.flatnonzero(ahead > formed)
+                if past.size:
+                    stop = start + max(int(past[0]), 1)
             # tangent first, to see where x goes; then the secant through that end point
             slope = max(self.ocv.slope(x0), _MIN_SLOPE)
             end = t_s[stop - 1 : stop] - t0
@@ -232,6 +282,8 @@ class InsertionCell(CellReadings):
             i_out[start:stop] = current
             q_out[start:stop] = charge
             d_out[start:stop] = d0 + (q0 - charge if current0 < 0 else 0.0)
+            f_out[start:stop] = np.maximum(formed, np.maximum.accumulate(x_out[start:stop]))
+            formed = float(f_out[stop - 1])
             x0, v0, t0 = float(x_out[stop - 1]), float(v[-1]), float(t_s[stop - 1])
             q0, d0 = float(charge[-1]), float(d_out[stop - 1])
             start = stop
@@ -240,12 +292,13 @@ class InsertionCell(CellReadings):
             voltage_V=np.full(n, voltage_V),
             current_A=i_out,
             charge_C=q_out,
-            state=np.column_stack((x_out, v_out, d_out)),
+            state=np.column_stack((x_out, v_out, d_out, f_out)),
         )
 
     def commit(self, trajectory: Trajectory, index: int) -> None:
-        x, v_rc, discharged = trajectory.state[index]
+        x, v_rc, discharged, formed = trajectory.state[index]
         self._x, self._v_rc, self._discharged_C = float(x), float(v_rc), float(discharged)
+        self._formed = float(formed)
 
     # -- the cell as a lab would describe it -----------------------------------------------
 
@@ -258,6 +311,11 @@ class InsertionCell(CellReadings):
     @property
     def extracted_fraction(self) -> float:
         return self._x
+
+    @property
+    def formed_fraction(self) -> float:
+        """x_f: the furthest x has been; charging beyond it loses the first cycle's share."""
+        return self._formed
 
     @property
     def open_circuit_voltage_V(self) -> float:

@@ -242,7 +242,7 @@ class LcoCell(CellReadings):
 
     def _present(self) -> tuple[float, float]:
         """(x, V_rc) now: the insertion cell's state, read through a pure zero-time query."""
-        x, v_rc, _ = self._cell.hold_current(0.0, np.zeros(1)).state[0]
+        x, v_rc = self._cell.hold_current(0.0, np.zeros(1)).state[0][:2]
         return float(x), float(v_rc)
 
     def _current_at(self, voltage_V: float, x0: float, v_rc0: float, series: float) -> float:

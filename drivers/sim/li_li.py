@@ -23,10 +23,11 @@ Vincent, J. Electroanal. Chem. 225 (1987) 1; Evans, Vincent & Bruce, Polymer 28 
 2324). With the defaults τ' ≈ 0.7·τ: a 1 h hold reaches I_s within ~1 %.
 
 Impedance at the present temperature: Z = R_b + R_i ‖ CPE(``cpe_q``, ``cpe_n``), the two
-interfaces lumped into one arc. With ``warburg = true`` the salt gradient adds its
-finite-length Warburg tail R_c·tanh√(jωτ_d)/√(jωτ_d), τ_d = π²τ/4: its slowest mode is
-τ and its DC limit R_c, as in the time domain. Temperature (a chamber) changes R_b and R_c
-by the electrolyte's Arrhenius law; R_i and τ stay.
+interfaces lumped into one arc. The salt gradient adds its finite-length Warburg tail
+R_c·tanh√(jωτ_d)/√(jωτ_d), τ_d = π²τ/4: its slowest mode is τ and its DC limit R_c, as in
+the time domain. It is on by default, as in every real Li‖Li spectrum (a 45° line after the
+interfacial arc); ``warburg = false`` leaves the bare R_b + R_i‖CPE. Temperature (a
+chamber) changes R_b and R_c by the electrolyte's Arrhenius law; R_i and τ stay.
 
 Short (li_metal.py): at |I|/S ≥ ``ccd`` for ``short_delay`` the cell shorts for good:
 V = I·R_short, and V_c, no longer driven, relaxes.
@@ -35,7 +36,7 @@ The [sim] table (defaults): conductivity "3e-4 S/cm", reference_temperature "30 
 activation_energy "0.30 eV", resistance (R_b at the reference temperature; default
 L/(σ·S) from the cell's thickness, else "20 ohm"), interface_resistance "50 ohm cm^2",
 cpe_q 1e-5 (F·s^(n−1), both interfaces), cpe_n 0.85, transference_number 0.4,
-concentration_time "20 min", warburg false, ccd "1.0 mA/cm^2", short_delay "60 s",
+concentration_time "20 min", warburg true, ccd "1.0 mA/cm^2", short_delay "60 s",
 short_resistance "0.5 ohm", noise "50 uV", current_noise "1 nA", temperature "25 degC",
 seed.
 """
@@ -86,7 +87,7 @@ class LiLiParameters:
     def from_cell(cls, cell: CellSummary) -> LiLiParameters:
         check_keys(cell, SIM_KEYS)
         sim = cell.sim
-        warburg = sim.get("warburg", False)
+        warburg = sim.get("warburg", True)
         if not isinstance(warburg, bool):
             raise ValueError(
                 f"cell {cell.name!r}: [sim] warburg = {warburg!r}: expected true or false"

@@ -12,7 +12,9 @@ Both short the same way: Li grows through the membrane once the current density 
 the critical current density. Every second spent at |I|/S ≥ ``ccd`` (compared with a
 relative tolerance of 1e-4, so a ramp value equal to the CCD counts as an instrument sets
 it) adds to a dendrite clock; at ``short_delay`` the cell is shorted for good and its terminals show
-``short_resistance`` (V = I·R_short). Below the CCD the clock never runs.
+``short_resistance`` (V = I·R_short). Below the CCD the clock never runs, nor while no Li
+is deposited where it could grow (a regime's ``grows_dendrites``: SEI formed on bare Cu
+while the Li foil is only stripped).
 
 A hold passes through regimes (Li left or exhausted, a short, …). :func:`follow` strings
 them together: each regime is a :class:`Piece` with a closed-form response, a duration and
@@ -213,6 +215,9 @@ class Piece:
     duration_s: float = math.inf
     #: the model's state row at the end of the regime → the row the next regime starts from
     after: Callable[[FloatArray], FloatArray] | None = None
+    #: False: no Li is deposited anywhere it could grow through the membrane (e.g. SEI
+    #: formed on bare Cu while the Li foil is stripped), so the dendrite clock stands still
+    grows_dendrites: bool = True
 
     def current_at(self, u: float) -> float:
         return float(self.respond(np.array([u])).current_A[0])
@@ -304,7 +309,9 @@ def follow(
         shorted = row[SHORTED] > 0
         clock = float(row[CLOCK])
         span = max(min(piece.duration_s, horizon - t0), 0.0)
-        intervals = () if shorted else short.overcritical(piece, span)
+        intervals = (
+            () if shorted or not piece.grows_dendrites else short.overcritical(piece, span)
+        )
         onset = None if shorted else short.onset(intervals, short.delay_s - clock)
         end = piece.duration_s if onset is None else min(onset, piece.duration_s)
         j = n if math.isinf(end) else i + int(np.searchsorted(t_s[i:], t0 + end, side="left"))

@@ -37,6 +37,10 @@ _UNITS: dict[str, dict[str, tuple[float, float]]] = {
               "uA/cm^2": (1e-2, 0.0), "µA/cm^2": (1e-2, 0.0), "μA/cm^2": (1e-2, 0.0)},
     "F/m^2": {"F/m^2": (1.0, 0.0), "F/cm^2": (1e4, 0.0), "mF/cm^2": (10.0, 0.0),
               "uF/cm^2": (1e-2, 0.0), "µF/cm^2": (1e-2, 0.0), "μF/cm^2": (1e-2, 0.0)},
+    # an areal charge: 1 mAh/cm² = 3.6 C/cm² = 36 000 C/m²
+    "C/m^2": {"C/m^2": (1.0, 0.0), "C/cm^2": (1e4, 0.0), "mC/cm^2": (10.0, 0.0),
+              "mAh/cm^2": (3.6e4, 0.0), "uAh/cm^2": (36.0, 0.0), "µAh/cm^2": (36.0, 0.0),
+              "μAh/cm^2": (36.0, 0.0)},
     # a constant-phase element's Q: F·s^(n−1) (= S·s^n); no pint unit spells it, so only
     # these spellings (and a plain number, taken as SI) are read
     "F s^(n-1)": {"F s^(n-1)": (1.0, 0.0), "F·s^(n-1)": (1.0, 0.0), "S s^n": (1.0, 0.0),
@@ -48,6 +52,7 @@ _UNITS: dict[str, dict[str, tuple[float, float]]] = {
 _NOUNS = {"ohm": "resistance", "s": "duration", "V": "voltage", "A": "current",
           "K": "temperature", "ΔK": "temperature difference", "S/m": "conductivity",
           "J": "energy", "A/m^2": "current density", "F/m^2": "capacitance per area",
+          "C/m^2": "charge per area",
           "F s^(n-1)": "CPE coefficient", "F": "capacitance", "": "plain number"}
 #: What pint converts to, where the SI unit's name here is not one pint reads.
 _PINT_TARGET = {"": "dimensionless", "ΔK": "kelvin", "F s^(n-1)": "", "F": "farad"}

@@ -71,7 +71,7 @@ async def test_detail_shows_plots_steps_and_marks_the_current_step(make_app: Mak
         assert len(screen.detail.trace.t) <= 400 < screen.detail.trace.total_points
         assert screen.query_one("#plot-V", TracePlot).display
         steps = screen.query_one(StepTable)
-        assert steps.row_count == 8
+        assert steps.row_count == 9  # SEI formation, conditioning pair, Qt, 2 × 2, final
         await pilot.press("escape")
         await pilot.press("down", "down", "enter")  # sim:3, running: step 1 is current
         await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.detail)
@@ -214,11 +214,11 @@ async def test_one_detail_screen_serves_every_run_without_leftovers(make_app: Ma
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: table(app).row_count == 4)
-        await pilot.press("enter")  # sim:1: li-cu-ce, 8 steps
+        await pilot.press("enter")  # sim:1: li-cu-ce, 9 steps
         await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.detail)
         first = app.screen
         assert isinstance(first, DetailScreen) and first.detail is not None
-        assert first.query_one(StepTable).row_count == 8
+        assert first.query_one(StepTable).row_count == 9
         await pilot.press("escape", "down", "enter")  # sim:2: the EIS run
         await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.detail)
         screen = app.screen

@@ -159,3 +159,75 @@ def test_header_patterns() -> None:
         assert not pattern.matches(unit.path), spelling
     (first, second) = units(':SENS:FUNC:ON "VOLT","CURR";:FORM:ELEM VOLT,CURR')
     assert first.parameters == ('"VOLT"', '"CURR"') and second.parameters == ("VOLT", "CURR")
+
+
+def _plain_client(emulator: ScpiEmulator) -> MessageBasedResource:
+    resource = pyvisa.ResourceManager("@py").open_resource(
+        emulator.address, read_termination="\n", write_termination="\n", timeout=2000
+    )
+    assert isinstance(resource, MessageBasedResource)
+    return resource
+
+
+def test_the_timestamp_starts_over_after_99_999_999_seconds() -> None:
+    """2400S-900-01 :FORMat:ELEMents TIME: a relative timer from :SYST:TIME:RES that starts
+    over at 0 after 99 999.999 s (the wording of the 6430/2500 manuals' same entry)."""
+    options = {"virtual_time": True, "sample_interval_s": 500.0}
+    with ScpiEmulator([], options=options, dummy_load_ohm=1000.0) as emulator:
+        client = _plain_client(emulator)
+        try:
+            client.write(":FORM:ELEM TIME;:TRIG:COUN 10;:SOUR:FUNC CURR;:SOUR:CURR:LEV 0")
+            client.write(":SYST:TIME:RES;:OUTP ON")
+            stamps = np.concatenate(
+                [parse_readings(client.query(":READ?"), ("TIME",))[:, 0] for _ in range(22)]
+            )
+            assert float(client.query(":SYST:TIME?")) < 100_000.0
+            client.write(":SYST:TIME:RES")
+            after_reset = parse_readings(client.query(":READ?"), ("TIME",))[:, 0]
+        finally:
+            client.close()
+    # readings every 500 s of cell time: … 99 000, 99 500, then 0 again, not 100 000
+    assert stamps.tolist() == [(500.0 * k) % 100_000.0 for k in range(220)]
+    assert stamps[199:202].tolist() == [99_500.0, 0.0, 500.0]
+    assert after_reset.tolist() == [500.0 * k for k in range(10)]  # from 0 again
+
+
+def test_a_dummy_load_answers_by_ohms_law() -> None:
+    """Commissioning: a 1 kΩ resistor on the terminals instead of a cell."""
+    with ScpiEmulator([], options={"virtual_time": True}, dummy_load_ohm=1000.0) as emulator:
+        client = _plain_client(emulator)
+        try:
+            client.write(':FORM:ELEM VOLT,CURR,TIME,STAT;:TRIG:COUN 10;:SENS:FUNC:ON "VOLT","CURR"')
+            client.write(":SOUR:FUNC CURR;:SOUR:CURR:LEV 0;:SENS:VOLT:PROT 1;:OUTP ON")
+            at_rest = parse_readings(client.query(":READ?"))
+            client.write(":SOUR:CURR:LEV 5E-4")  # applies from the next burst on
+            sourcing_current = parse_readings(client.query(":READ?"))
+            client.write(":SENS:CURR:PROT 1E-2;:SOUR:VOLT:LEV -0.2;:SOUR:FUNC VOLT")
+            sourcing_voltage = parse_readings(client.query(":READ?"))
+            assert client.query(":SYST:ERR?") == NO_ERROR
+        finally:
+            client.close()
+    assert np.all(np.abs(at_rest[:, 0]) < 1e-4)  # a resistor has no OCV: not a cell
+    assert sourcing_current[:, 1] == pytest.approx(5e-4, abs=1e-8)
+    assert sourcing_current[:, 0] == pytest.approx(0.5, abs=1e-4)  # V = I·R
+    assert sourcing_voltage[-5:, 0] == pytest.approx(-0.2, abs=1e-4)
+    assert sourcing_voltage[-5:, 1] == pytest.approx(-2e-4, abs=1e-8)  # I = V/R
+
+
+def test_a_miscaled_emulator_reports_milliamps() -> None:
+    """The deliberately broken instrument a commissioning check must catch: CURRent in mA."""
+    options = {"virtual_time": True, "dummy_load_ohm": 1000.0, "miscale": "current_mA"}
+    with start_emulator([], "127.0.0.1", 0, options) as emulator:
+        client = _plain_client(emulator)
+        try:
+            client.write(':FORM:ELEM VOLT,CURR;:TRIG:COUN 10;:SENS:FUNC:ON "VOLT","CURR"')
+            client.write(":SOUR:FUNC CURR;:SOUR:CURR:LEV 5E-4;:SENS:VOLT:PROT 1;:OUTP ON")
+            rows = parse_readings(client.query(":READ?"), ("VOLT", "CURR"))
+        finally:
+            client.close()
+    assert rows[:, 0] == pytest.approx(0.5, abs=1e-4)  # the voltage is right …
+    assert rows[:, 1] == pytest.approx(0.5, abs=1e-5)  # … the current reads 1000× too big
+    with pytest.raises(ValueError, match="miscale"):
+        ScpiEmulator([], options={"miscale": "phase_deg"}, dummy_load_ohm=1000.0)
+    with pytest.raises(ValueError, match="one channel"):
+        ScpiEmulator([], options={})  # neither a cell nor a dummy load

@@ -8,16 +8,18 @@ for time. The emulator runs in virtual time: each :READ? is a burst of 10 one-se
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from cyclerctl.drivers.registry import driver
 from cyclerctl.drivers.scpi import open_instrument, start_emulator
 from cyclerctl.drivers.sim import SimInstrument
 from cyclerctl.engine.session import RunReport, execute_run
-from cyclerctl.plan import Plan
+from cyclerctl.plan import Plan, Step
 from cyclerctl.protocol import load_plan
 from cyclerctl.store import Store
 
@@ -150,3 +152,75 @@ def test_real_time_follows_the_wall_clock_times_speed(store: Store, tmp_path: Pa
     # 90 s of protocol at 40× is 2.25 s; each step ends on the first poll past its time
     assert 2.0 < elapsed < 15.0
     assert 90.0 <= report.outcome.run_time_s < 90.0 + 3 * 0.5 * 40 + 3
+
+
+def test_a_30_hour_charge_ends_on_its_voltage_across_the_timestamps_wrap(
+    store: Store, tmp_path: Path
+) -> None:
+    """Issue 14: the 2400's TIME element starts over after 99 999.999 s (27.8 h). A C/32
+    charge of an NCM622 coin cell takes 32 h: through the emulator (virtual time, 10 s
+    readings) the step must go on past the wrap and end on its voltage, not hang."""
+    path = tmp_path / "slow-charge.toml"
+    path.write_text(
+        'name = "slow-charge"\ndescription = "one charge longer than the timestamp period"\n'
+        '[record]\nevery = "60 s"\n[safety]\nvoltage_max = "4.4 V"\n'
+        '[[steps]]\ntype = "cc"\ncurrent = "C/32"\n'
+        'until = { voltage_above = "4.3 V", time = "40 h" }\n'
+    )
+    plan = load_plan(str(path), "ncm622-coin")
+    options = {"virtual_time": True, "voltage_limit_V": 4.4, "sample_interval_s": 10.0}
+    with start_emulator([plan.cell], "127.0.0.1", 0, options) as emulator:
+        # a driver that lost its time at the wrap would read on for ever: after 4× the
+        # reads the charge needs (~1 200), an operator's stop ends the run (and the test)
+        give_up = threading.Event()
+        emulator.after_reads(5000, give_up.set)
+        instrument = open_instrument(emulator.address, options)
+        try:
+            report = execute_run(
+                store, plan, instrument.channels[0],
+                instrument=instrument.identity.as_dict(), operator="test",
+                stop_request=give_up,
+            )
+        finally:
+            instrument.close()
+    assert report.run.status == "completed"
+    (step,) = store.steps(report.run.id)
+    assert step.end_reason == "limit:voltage"
+    samples = store.samples(report.run.id)
+    t = samples["t"]
+    assert t[-1] > 100_000.0  # past the wrap: 32 h of charge
+    assert t[-1] < 40 * 3600.0  # not ended by its time guard
+    assert np.all(np.diff(t) > 0)  # monotonic across the wrap
+    assert samples["V"][-1] == pytest.approx(4.3, abs=0.005)
+    # the charge passed is the current times the whole step time, wrap or not
+    assert samples["Q"][-1] == pytest.approx(plan.steps[0].current_A * t[-1], rel=1e-3)
+
+
+@pytest.mark.parametrize(("miscale", "amps_per_reported_unit"), [(None, 1.0), ("current_mA", 1e-3)])
+def test_the_driver_on_an_emulated_dummy_load_sees_ohms_law_or_the_miscale(
+    miscale: str | None, amps_per_reported_unit: float
+) -> None:
+    """Commissioning through the registry's ``emulated`` address: 1 kΩ on the terminals,
+    ±0.5 mA. V = I·R holds for an honest instrument; the mis-scaled one reports the current
+    1000× too big, which is the line a commissioning check fails on."""
+    options = {
+        "virtual_time": True,
+        "dummy_load_ohm": 1000.0,
+        "voltage_limit_V": 1.0,
+        **({"miscale": miscale} if miscale else {}),
+    }
+    instrument = driver("scpi").open_instrument("emulated", options)
+    try:
+        channel = instrument.channels[0]
+        readings = {}
+        for current in (5e-4, -5e-4):
+            channel.start_step(Step(0, "cc", "cc", current_A=current))
+            readings[current] = channel.read().points
+            channel.stop()
+    finally:
+        instrument.close()
+    for current, points in readings.items():
+        assert points["V"] == pytest.approx(current * 1000.0, abs=1e-4)  # V is right either way
+        assert points["I"] * amps_per_reported_unit == pytest.approx(current, rel=1e-4)
+        resistance = points["V"] / points["I"]
+        assert resistance == pytest.approx(1000.0 * amps_per_reported_unit, rel=1e-3)

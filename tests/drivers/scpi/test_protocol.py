@@ -272,3 +272,52 @@ def test_parsing_what_the_instrument_sends() -> None:
     assert rows.shape == (1, 4) and math.isnan(rows[0, 1])  # "not measured" is NaN
     with pytest.raises(ValueError, match="multiple"):
         parse_readings("+1.0E+00,+2.0E+00,+3.0E+00")
+
+
+def test_step_time_runs_on_across_the_timestamps_wrap_and_restarts_with_the_reset() -> None:
+    """The TIME element starts over after 99 999.999 s; the step time must not. A step
+    started afterwards resets the timer (:SYST:TIME:RES) and counts from 0 again."""
+    charge = Step(0, "slow charge", "cc", current_A=1e-5)
+    script = [
+        *configured(
+            ":SENS:VOLT:PROT 4.4", ":SOUR:CURR:LEV 1e-05", ":SOUR:FUNC CURR",
+            ":SYST:TIME:RES", ":OUTP ON",
+        ),
+        (":READ?", reading(4.0, 1e-5, 99_998.0) + "," + reading(4.0, 1e-5, 99_999.0)),
+        (":READ?", reading(4.0, 1e-5, 0.0) + "," + reading(4.01, 1e-5, 1.0)),  # wrapped
+        (":READ?", reading(4.01, 1e-5, 1.0) + "," + reading(4.02, 1e-5, 2.0)),  # 1 s again
+        *configured(":OUTP OFF"),
+        *configured(
+            ":SENS:VOLT:PROT 4.4", ":SOUR:CURR:LEV 0", ":SOUR:FUNC CURR",
+            ":SYST:TIME:RES", ":OUTP ON",
+        ),
+        (":READ?", reading(4.0, 0.0, 0.5) + "," + reading(4.0, 0.0, 1.5)),
+        *configured(":OUTP OFF"),
+    ]
+    with session(script, voltage_limit_V=4.4, points_per_read=2) as (_, channel):
+        channel.start_step(charge)
+        blocks = [channel.read().points for _ in range(3)]
+        channel.stop()
+        channel.start_step(Step(1, "rest", "rest"))
+        rest = channel.read().points
+    points = np.concatenate(blocks)
+    assert points["t"].tolist() == [99_998.0, 99_999.0, 100_000.0, 100_001.0, 100_002.0]
+    assert points["Q"][-1] == pytest.approx(1e-5 * 100_002.0)  # the charge of 27.8 h
+    assert rest["t"].tolist() == [0.5, 1.5]  # not 100 000.5: the reset started it over
+
+
+def test_a_timestamp_scale_corrects_the_instruments_time_base() -> None:
+    """``timestamp_scale``: a timer that commissioning finds 2.4 % fast (1024 ticks counted
+    as 1.024 s, Keithley's 1999 timestamp note) is corrected on the host."""
+    script = [
+        *configured(
+            ":SENS:VOLT:PROT 21", ":SOUR:CURR:LEV 0", ":SOUR:FUNC CURR",
+            ":SYST:TIME:RES", ":OUTP ON",
+        ),
+        (":READ?", reading(3.0, 0.0, 1.024)),
+        *configured(":OUTP OFF"),
+    ]
+    with session(script, timestamp_scale=1000 / 1024) as (_, channel):
+        channel.start_step(Step(0, "rest", "rest"))
+        points = channel.read().points
+    assert points["t"].tolist() == pytest.approx([1.0])

@@ -157,3 +157,12 @@ def test_sweep_current_is_the_capacitive_current_and_the_charge_its_integral() -
     assert tr.charge_C == pytest.approx(trapezoid, rel=1e-4, abs=1e-9)
     # pure: asking twice gives the same answer, the state moves only on commit
     assert np.array_equal(cell.sweep(0.0, rate, t).current_A, tr.current_A)
+
+
+def test_a_cell_assembled_at_a_voltage_rests_there_and_leaks_it_away() -> None:
+    assert model().open_circuit_voltage_V == 0.0  # a symmetric steel cell: 0 V
+    cell = model(open_circuit_voltage="0.6 V", noise=0)
+    assert cell.open_circuit_voltage_V == pytest.approx(0.6)
+    tau = cell.params.leakage_ohm * cell.capacitance_F  # hours: 1 GΩ × 10 µF
+    rested = cell.hold_current(0.0, np.array([0.0, 600.0, tau]))
+    assert rested.voltage_V == pytest.approx(0.6 * np.exp(-np.array([0.0, 600.0, tau]) / tau))

@@ -1,4 +1,5 @@
-"""The li-cu cell: Adams' average CE, the strip cut-off at Li exhaustion, the nucleation
+"""The li-cu cell: Adams' average CE, the strip cut-off at Li exhaustion, a fresh cell's
+2.8 V OCV and its SEI on the first plating, bare Cu drifting back up at rest, the nucleation
 dip, the plating overpotential, the short, impedance and temperature."""
 
 from __future__ import annotations
@@ -25,8 +26,13 @@ QUIET = {"noise": 0, "current_noise": 0}
 SIGMA_25C_S_M = 3e-2 * math.exp(-0.30 / K_B_EV * (1 / 298.15 - 1 / 303.15))
 R_B = MEMBRANE_M / (SIGMA_25C_S_M * DISK_M2)
 R_CT = 0.030 / 5.0 / DISK_M2  # 30 mV at 0.5 mA/cm² = 60 Ω·cm²
-#: a fresh cell's Cu at 1.0 V holds 1.0/1.2 of 0.2 mC/cm²: plating discharges it first
-FRESH_CU_C = 1.0 / 1.2 * 2.0 * DISK_M2
+#: a fresh cell's Cu rests at 2.8 V, on the curve's 1.2 → 3.4 V line over 0.2 → 20.2 mC/cm²
+FRESH_OCV_V = 2.8
+FRESH_CU_CHARGE_C = (2.0 + (FRESH_OCV_V - 1.2) / 2.2 * 200.0) * DISK_M2
+#: the first plating forms the SEI, 0.1 mAh/cm², at 0.8 V before any Li is deposited
+SEI_C = 0.1 * C_PER_MAH_CM2
+#: what the first plating passes before Li is deposited: the Cu's charge and the SEI
+FRESH_CU_C = FRESH_CU_CHARGE_C + SEI_C
 
 
 def li_cu_cell(**sim: Any) -> CellSummary:
@@ -117,9 +123,13 @@ def test_the_strip_ends_on_the_cutoff_within_one_sample_of_li_exhaustion() -> No
     assert 0 <= points["Q"][-1] - inventory < one_sample_C
     # while Li was left, the strip sat at +I·(R_b + R_ct)
     assert np.median(points["V"]) == pytest.approx(current_at(0.5) * (R_B + R_CT), rel=1e-9)
-    # the bare Cu then rests near the cut-off, inside the protocols' 1.5 V safety limit
-    resting, _ = run(ch, rest(600.0))
-    assert resting["V"] == pytest.approx(1.0 - current_at(0.5) * (R_B + R_CT), rel=1e-9)
+    # the bare Cu then drifts back up towards the fresh cell's OCV, as a real Cu does (it
+    # does not stay at the cut-off): V = 2.8 + (V_0 − 2.8)·e^(−t/20 min)
+    resting, _ = run(ch, rest(3600.0))
+    v0 = 1.0 - current_at(0.5) * (R_B + R_CT)
+    expected = FRESH_OCV_V + (v0 - FRESH_OCV_V) * np.exp(-resting["t"] / 1200.0)
+    assert resting["V"] == pytest.approx(expected, rel=1e-9)
+    assert resting["V"][-1] > 2.7
 
 
 def test_the_inventory_runs_out_even_without_a_cutoff_and_cu_oxidises() -> None:
@@ -142,10 +152,36 @@ def test_the_inventory_runs_out_even_without_a_cutoff_and_cu_oxidises() -> None:
 # -- nucleation and plating -------------------------------------------------------------------
 
 
-def test_plating_on_bare_cu_dips_by_the_nucleation_overpotential() -> None:
+def to_zero_volts(j: float = 0.5) -> Any:
+    """The protocols' "SEI formation" step: fresh Cu from its OCV down to 0 V."""
+    return step("cc", current_A=-current_at(j), ends=until(voltage_below=0.0, time=5 * 3600.0))
+
+
+def test_a_fresh_cell_rests_high_and_its_first_plating_forms_the_sei() -> None:
     ch = channel(li_cu_cell(**QUIET))
     resting, _ = run(ch, rest(600.0))
-    assert resting["V"] == pytest.approx(1.0)  # the fresh Cu's open-circuit voltage
+    assert resting["V"] == pytest.approx(FRESH_OCV_V)  # not 1 V: Cu against Li, no Li on it
+    points, status = run(ch, to_zero_volts())
+    assert status.end_reason == "limit:voltage"
+    V, Q = points["V"], -points["Q"]
+    # the Cu's charge, then the SEI plateau at 0.8 V less the IR drop, then on to 0 V
+    on_plateau = (Q > FRESH_CU_CHARGE_C * 1.01) & (Q < FRESH_CU_CHARGE_C + 0.99 * SEI_C)
+    assert V[on_plateau] == pytest.approx(0.8 - current_at(0.5) * (R_B + R_CT), rel=1e-9)
+    assert Q[-1] == pytest.approx(FRESH_CU_C, rel=1e-3)
+    # the SEI's charge never comes back: the conditioning cycle's CE is well below CE
+    plated, _ = run(ch, plate(5.0 * C_PER_MAH_CM2))
+    stripped, _ = run(ch, strip_to_cutoff())
+    first_ce = float(stripped["Q"][-1]) / (Q[-1] - float(plated["Q"][-1]))
+    assert first_ce == pytest.approx(0.98 * 5.0 / (5.0 + 0.1), abs=2e-3)
+    # and the next plating onto the same (now bare) Cu forms no SEI again
+    again, _ = run(ch, to_zero_volts())
+    assert -float(again["Q"][-1]) < 0.01 * SEI_C
+
+
+def test_plating_on_bare_cu_dips_by_the_nucleation_overpotential() -> None:
+    ch = channel(li_cu_cell(**QUIET))
+    run(ch, rest(600.0))
+    run(ch, to_zero_volts())  # as li-cu-nucleation does before its plate step
     points, _ = run(ch, plate(1.0 * C_PER_MAH_CM2))  # li-cu-nucleation: 2 h at 0.5 mA/cm²
     t, V = points["t"], points["V"]
     duration = t[-1]
@@ -217,7 +253,7 @@ def test_a_voltage_hold_strips_the_li_then_charges_the_bare_cu() -> None:
 
 
 def test_plating_under_a_held_voltage_needs_more_than_the_nucleation_barrier() -> None:
-    cell = model(open_circuit_voltage="0 V")
+    cell = model(open_circuit_voltage="0 V", sei_charge="0 mAh/cm^2")
     assert cell.hold_voltage(-0.03, np.array([0.0, 3600.0])).current_A.tolist() == [0.0, 0.0]
     held = cell.hold_voltage(-0.2, np.array([0.0, 3600.0]))
     r = R_B + R_CT
@@ -232,15 +268,21 @@ def test_plating_under_a_held_voltage_needs_more_than_the_nucleation_barrier() -
 
 def test_above_the_ccd_the_cell_shorts_and_its_li_stays_put() -> None:
     ch = channel(li_cu_cell(ccd="0.3 mA/cm^2", **QUIET))
+    # no dendrite grows while the fresh Cu is only discharged and takes its SEI
+    _, status = run(ch, to_zero_volts())
+    assert status.end_reason == "limit:voltage"
     points, status = run(
         ch, step("cc", current_A=-current_at(0.5), ends=until(short=0.2, time=3600.0))
     )
     assert status.end_reason == "short"
-    assert points["t"][-1] == pytest.approx(60.0)
+    # 60 s of plating (after the few ms the last of the Cu's charge takes): the next sample
+    assert points["t"][-1] == pytest.approx(61.0)
     assert points["V"][-1] == pytest.approx(-current_at(0.5) * 0.5)
     built = model(ccd="0.3 mA/cm^2")
-    held = built.hold_current(-current_at(0.5), np.array([60.0, 3600.0]))
-    assert held.state[0, 0] == held.state[1, 0]  # no more plating through a short
+    t_short = FRESH_CU_C / current_at(0.5) + 60.0  # the clock stands still until Li plates
+    held = built.hold_current(-current_at(0.5), np.array([t_short - 1.0, t_short, 3600.0]))
+    assert held.state[0, -1] == 0.0 and held.state[1, -1] == 1.0
+    assert held.state[1, 0] == held.state[2, 0]  # no more plating through a short
     assert not model().hold_current(-current_at(9.9), np.array([3600.0])).state[0, -1]
 
 
@@ -253,3 +295,19 @@ def test_impedance_and_temperature() -> None:
     factor = math.exp(0.30 / K_B_EV * (1 / 333.15 - 1 / 298.15))
     assert cell.bulk_resistance_ohm == pytest.approx(R_B * factor, rel=1e-9)
     assert cell.impedance(np.array([1e10]))[0].real == pytest.approx(R_B * factor, rel=2e-3)
+
+
+def test_a_voltage_hold_on_fresh_cu_forms_the_sei_before_any_li() -> None:
+    cell = model()
+    r = R_B + R_CT
+    t = np.array([0.0, 1.0, 10.0, 3600.0])
+    held = cell.hold_voltage(-0.2, t)
+    # past the Cu's charge, the SEI takes a constant (0.2 + 0.8)/R until it is formed
+    assert held.current_A[1:3] == pytest.approx(-(0.2 + 0.8) / r, rel=1e-9)
+    sei_formed = held.state[1, 4] - held.state[2, 4]  # the SEI still to form, column 4
+    assert sei_formed == pytest.approx(9.0 * (0.2 + 0.8) / r, rel=1e-9)
+    cell.commit(held, 3)
+    assert cell.sei_to_form_C == 0.0
+    assert cell.lithium_on_cu_C == pytest.approx(
+        0.98 * (-float(held.charge_C[3]) - FRESH_CU_C), rel=1e-9
+    )

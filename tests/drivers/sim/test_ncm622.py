@@ -103,8 +103,32 @@ def test_first_c10_discharge_delivers_the_specified_capacity() -> None:
         assert status.end_reason == "limit:voltage"
         delivered = -discharge["Q"][-1]
         assert delivered == pytest.approx(utilization * Q0_C, rel=0.03)
-        # charge passed exceeds what came back by the side reactions (coulombic efficiency)
-        assert delivered / charge["Q"][-1] == pytest.approx(0.998, abs=0.002)
+        # the first charge of fresh NCM622 passes ~1/0.88 of what comes back: first-cycle
+        # CE ≈ 0.88 (NCM622 half cells: 0.86–0.89), not the later cycles' 0.998
+        first_ce = delivered / charge["Q"][-1]
+        assert first_ce == pytest.approx(0.88, abs=0.005)
+        run(ch, rest())
+        charge, _ = run(ch, cccv_charge(rate=0.1))
+        run(ch, rest())
+        discharge, _ = run(ch, cc_discharge(rate=0.1))
+        # from then on only the side reactions' share is lost (coulombic efficiency)
+        assert -discharge["Q"][-1] / charge["Q"][-1] == pytest.approx(0.998, abs=0.002)
+
+
+def test_the_first_cycle_loss_is_a_parameter_and_happens_once() -> None:
+    for first in (1.0, 0.85):
+        ch = channel(coin_cell(first_cycle_efficiency=first, **QUIET))
+        ces = []
+        for _ in range(3):
+            charge, _ = run(ch, cccv_charge())
+            run(ch, rest())
+            discharge, _ = run(ch, cc_discharge())
+            run(ch, rest())
+            ces.append(-float(discharge["Q"][-1]) / float(charge["Q"][-1]))
+        assert ces[0] == pytest.approx(min(first, 0.998), abs=0.003)
+        assert ces[1:] == pytest.approx([0.998, 0.998], abs=0.002)
+    with pytest.raises(ValueError, match="first_cycle_efficiency must be in"):
+        build_cell_model(coin_cell(first_cycle_efficiency=0))
 
 
 def discharge_capacities(cycles: int, **sim: object) -> list[float]:
@@ -130,7 +154,10 @@ def test_capacity_fades_with_discharge_throughput() -> None:
 
 def test_no_fade_means_a_steady_capacity() -> None:
     capacities = discharge_capacities(5, fade_per_cycle=0)
-    assert capacities[1:] == pytest.approx(capacities[:-1], rel=1e-4)
+    # the first cycle's slower charge (its first-cycle loss) leaves the CV's end a little
+    # different; from the second cycle on, the capacity stands still
+    assert capacities[0] == pytest.approx(capacities[1], rel=2e-3)
+    assert capacities[2:] == pytest.approx(capacities[1:-1], rel=1e-4)
 
 
 @pytest.mark.slow
