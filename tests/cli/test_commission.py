@@ -29,6 +29,7 @@ def _status(report: dict[str, object]) -> dict[str, str]:
         ("sim", RC),
         ("biologic", RC),
         ("neware", "R=1 kohm"),
+        ("scpi", "R=1 kohm"),
     ],
 )
 def test_a_right_instrument_passes_every_line(
@@ -42,13 +43,14 @@ def test_a_right_instrument_passes_every_line(
     for line in ("current_sign", "current_scaling", "voltage_scaling", "cv_hold",
                  "record_criteria", "safety_trip"):
         assert status[line] == "pass", report
-    assert status["phase"] == ("skip" if driver == "neware" else "pass")
+    assert status["phase"] == ("skip" if driver in ("neware", "scpi") else "pass")
 
 
 @pytest.mark.parametrize(
     ("driver", "dummy", "miscale", "line"),
     [
         ("neware", "R=1 kohm", "current_mA", "current_scaling"),
+        ("scpi", "R=1 kohm", "current_mA", "current_scaling"),
         ("biologic", RC, "phase_degrees", "phase"),
     ],
 )
@@ -95,3 +97,32 @@ def test_the_table_names_each_line(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "PASS: 13 passed, 0 failed, 1 skipped" in out
     assert "safety_trip" in out and "current_sign" in out
+
+
+def test_commissioning_a_served_emulator_over_tcp(capsys: pytest.CaptureFixture[str]) -> None:
+    """The lab's path: `cyclerctl emulate neware --dummy …` in its own process, then
+    `commission` against its address, over loopback TCP."""
+    import re
+    import subprocess
+    import sys
+
+    server = subprocess.Popen(
+        [sys.executable, "-m", "cyclerctl", "emulate", "neware", "--listen", "127.0.0.1:0",
+         "--virtual-time", "--dummy", "R=1 kohm", "--miscale", "current_mA"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()
+        match = re.search(r"on (\S+):(\d+)", line)
+        assert match, line
+        code, report = _run(
+            capsys, "--driver", "neware", "--address", f"{match[1]}:{match[2]}",
+            "--virtual-time", "--dummy", "R=1 kohm",
+        )  # fmt: skip
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert code == 1
+    assert _status(report)["current_scaling"] == "fail"
+    assert _status(report)["voltage_scaling"] == "pass"
