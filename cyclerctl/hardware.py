@@ -37,16 +37,26 @@ def emulate(
     virtual_time: bool,
     speed: float,
     seed: int | None,
+    dummy: str | None = None,
+    miscale: str | None = None,
 ) -> int:
-    """Serve ``driver_name``'s emulator on ``listen`` (HOST:PORT), one channel per cell, until
-    Ctrl-C or SIGTERM; the exit code."""
+    """Serve ``driver_name``'s emulator on ``listen`` (HOST:PORT), one channel per cell (or
+    the ``dummy`` load, ``"R=1 kohm"``, on one channel), until Ctrl-C or SIGTERM; the exit
+    code. ``miscale``: a deliberately mis-scaled instrument, for commissioning to catch."""
     from cyclerctl.drivers.registry import driver
     from cyclerctl.protocol import load_cell
 
     entry = _entry(driver_name)
     host, port = _listen(listen)
-    cells = [load_cell(name) for name in (cell_names or ["ncm622-coin"])]
+    if dummy is not None:
+        if cell_names:
+            raise HardwareInputError("--dummy and --cell: the channel holds one or the other")
+        cells = [_dummy_cell(dummy)]
+    else:
+        cells = [load_cell(name) for name in (cell_names or ["ncm622-coin"])]
     options: dict[str, Any] = {"virtual_time": virtual_time, "speed": speed}
+    if miscale is not None:
+        options["miscale"] = miscale
     if seed is not None:
         options["seed"] = seed
     try:
@@ -64,6 +74,17 @@ def emulate(
     finally:
         emulator.close()
     return 0
+
+
+def _dummy_cell(text: str) -> Any:
+    from cyclerctl.commission import DummyError, parse_dummy
+    from cyclerctl.protocol.compiler import cell_from_text
+
+    try:
+        load = parse_dummy(text)
+    except DummyError as exc:
+        raise HardwareInputError(str(exc)) from None
+    return cell_from_text(load.cell_toml(5.0, 0.1), "--dummy")
 
 
 def probe(driver_name: str, address: str) -> dict[str, Any]:
@@ -98,6 +119,7 @@ def _probe(entry: Any, address: str) -> dict[str, Any]:
                     {"name": ch.name, **_capabilities(ch.capabilities)}
                     for ch in instrument.channels
                 ],
+                "notes": entry.probe_lines(instrument),
             }
         finally:
             instrument.close()
@@ -150,3 +172,5 @@ def print_probe(info: dict[str, Any]) -> None:
             f"    steps {', '.join(ch['step_kinds'])}; ends natively on "
             f"{', '.join(ch['native_end_conditions']) or 'nothing (host-sequenced)'}"
         )
+    for line in info.get("notes", ()):
+        print(f"  {line}")

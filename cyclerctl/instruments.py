@@ -6,6 +6,7 @@ lazily, so a missing optional dependency of one driver never breaks the others.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,32 +72,54 @@ def open_setup(
     speed: float = 1.0,
 ) -> tuple[Setup, Channel]:
     """Open what the run needs and pick its channel; raises ValueError on a bad choice."""
+    options: dict[str, Any] = {}
+    window = [abs(lim.value) for lim in plan.safety if lim.quantity.startswith("voltage")]
+    if window:
+        # a source's own compliance: never more than the protocol's voltage window
+        options["voltage_limit_V"] = max(window)
+    return open_channel(
+        connection,
+        plan.cell,
+        options,
+        seed=seed,
+        realtime=realtime,
+        speed=speed,
+        chamber=needs_chamber(plan),
+    )
+
+
+def open_channel(
+    connection: Connection,
+    cell: CellSummary,
+    options: Mapping[str, Any],
+    *,
+    seed: int | None = None,
+    realtime: bool = False,
+    speed: float = 1.0,
+    chamber: bool = False,
+) -> tuple[Setup, Channel]:
+    """The instrument of ``connection`` and its channel; ``cell`` is what a simulator or an
+    in-process emulator (address ``emulated``) holds, ``options`` go to the driver."""
     if connection.driver == "sim":
-        setup = open_simulator(
-            [plan.cell], seed=seed, realtime=realtime, speed=speed, chamber=needs_chamber(plan)
-        )
+        setup = open_simulator([cell], seed=seed, realtime=realtime, speed=speed, chamber=chamber)
     else:
         from cyclerctl.drivers.registry import driver
 
         if not connection.address:
             raise ValueError(f"--address: the {connection.driver} driver needs an address")
-        options: dict[str, Any] = {"virtual_time": connection.virtual_time, "seed": seed}
-        window = [abs(lim.value) for lim in plan.safety if lim.quantity.startswith("voltage")]
-        if window:
-            # a source's own compliance: never more than the protocol's voltage window
-            options["voltage_limit_V"] = max(window)
+        opened: dict[str, Any] = {"virtual_time": connection.virtual_time, "seed": seed, **options}
         if connection.address == "emulated":
-            options["emulated_cells"] = [plan.cell]
+            opened["emulated_cells"] = [cell]
         try:
-            instrument = driver(connection.driver).open_instrument(connection.address, options)
+            instrument = driver(connection.driver).open_instrument(connection.address, opened)
         except (ConnectionError, TimeoutError, OSError) as exc:
             raise ConnectionError(f"{connection.driver} at {connection.address}: {exc}") from exc
         setup = Setup(instrument)
     if connection.chamber_address:
         from cyclerctl.drivers.registry import driver
 
-        chamber = driver(connection.chamber_driver).open_chamber(connection.chamber_address, {})
-        setup = Setup(setup.instrument, chamber)
+        chamber_ = driver(connection.chamber_driver).open_chamber(connection.chamber_address, {})
+        setup = Setup(setup.instrument, chamber_)
     channels = setup.instrument.channels
     if not 1 <= connection.channel <= len(channels):
         setup.close()

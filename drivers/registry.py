@@ -10,7 +10,9 @@ A driver module ``M`` named here provides:
 - ``M.start_emulator(cells: Sequence[CellSummary], host: str, port: int,
   options: Mapping[str, Any]) -> Emulator`` — a wire-level emulator running the simulator's
   cell physics, serving until ``close()``; ``port`` 0 picks a free one;
-- optionally ``M.open_chamber(address, options) -> Chamber`` for chamber drivers.
+- optionally ``M.open_chamber(address, options) -> Chamber`` for chamber drivers;
+- optionally ``M.UNCONFIRMED`` (what stays unconfirmed without real hardware) or
+  ``M.probe_lines(instrument)``, which ``cyclerctl probe`` prints.
 
 Common options: ``virtual_time`` (bool: the emulator's cells advance when the driver asks
 for data, as fast as the machine allows; otherwise real time × ``speed``), ``speed``,
@@ -59,6 +61,15 @@ class DriverEntry:
     def open_chamber(self, address: str, options: Mapping[str, Any]) -> Chamber:
         chamber: Chamber = self._module().open_chamber(address, options)
         return chamber
+
+    def probe_lines(self, instrument: Instrument) -> list[str]:
+        """What ``probe`` prints after the channels: the module's ``probe_lines(instrument)``
+        when it has one, else each entry of its ``UNCONFIRMED`` tuple marked "unconfirmed"."""
+        module = self._module()
+        lines = getattr(module, "probe_lines", None)
+        if lines is not None:
+            return [str(line) for line in lines(instrument)]
+        return [f"unconfirmed: {item}" for item in getattr(module, "UNCONFIRMED", ())]
 
     def start_emulator(
         self, cells: Sequence[CellSummary], host: str, port: int, options: Mapping[str, Any]

@@ -18,6 +18,13 @@ def register(sub: Subparsers) -> None:
     c.add_argument("--virtual-time", action="store_true", help="advance when data is asked for")
     c.add_argument("--speed", type=float, default=1.0, help="real time × N")
     c.add_argument("--seed", type=int)
+    c.add_argument(
+        "--dummy", help='a dummy load instead of a cell: "R=1 kohm", "R=100 ohm, C=1 mF"'
+    )
+    c.add_argument(
+        "--miscale",
+        help="a deliberately mis-scaled instrument (current_mA; commissioning must catch it)",
+    )
 
     c = add_command(sub, "probe", _probe, "identify an instrument: model, channels, capabilities")
     c.add_argument("address", help="the instrument's address")
@@ -35,6 +42,8 @@ def _emulate(args: argparse.Namespace, config: Config) -> int:
         virtual_time=args.virtual_time,
         speed=args.speed,
         seed=args.seed,
+        dummy=args.dummy,
+        miscale=args.miscale,
     )
 
 

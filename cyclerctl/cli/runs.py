@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from cyclerctl.cli.common import (
+    BadInput,
     Subparsers,
     add_command,
     db_arg,
@@ -32,6 +33,14 @@ def register(sub: Subparsers) -> None:
     c = add_command(sub, "analyze", _analyze, "recompute a run's results from its stored data")
     run_arg(c)
     db_arg(c)
+    c.add_argument(
+        "--dqdv",
+        metavar="CYCLES",
+        help="also dQ/dV and dV/dQ of these cycles (e.g. 1,10,100; 10 mV voltage bins)",
+    )
+    c.add_argument(
+        "-o", "--output", help="with --dqdv: write the curves here (.csv + .json sidecar, .parquet)"
+    )
     json_arg(c)
 
 
@@ -68,21 +77,61 @@ def _show(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def _cycles(text: str) -> list[int]:
+    try:
+        cycles = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        cycles = []
+    if not cycles or any(c < 1 for c in cycles):
+        raise BadInput(f"--dqdv: expected cycle numbers from 1, comma-separated, got {text!r}")
+    return cycles
+
+
 def _analyze(args: argparse.Namespace, config: Config) -> int:
     from cyclerctl.progress import format_results
-    from cyclerctl.reanalysis import reanalyse
+    from cyclerctl.reanalysis import differential_capacity, reanalyse
 
+    cycles = _cycles(args.dqdv) if args.dqdv else None
+    if args.output and cycles is None:
+        raise BadInput("-o/--output: only with --dqdv")
     store = open_store(args.db, config)
     try:
         run = find_run(store, args.run)
         analysis = reanalyse(store, run.id)
         results = store.results(run.id)
+        curves = []
+        if cycles is not None:
+            try:
+                curves = differential_capacity(store, run.id, cycles)
+            except ValueError as exc:
+                raise BadInput(f"--dqdv: run {run.id}: {exc}") from None
+            if args.output:
+                from cyclerctl.export import export_differential_capacity
+
+                export_differential_capacity(store, run.id, cycles, args.output)
     finally:
         store.close()
     if args.json:
-        print_json(run_json(run, results))
-    else:
-        print(f"run {run.id}: {analysis.version}")
-        for line in format_results(results):
-            print(line)
+        data = run_json(run, results)
+        if cycles is not None:
+            data["dqdv"] = [
+                {"cycle": c.cycle, "half": c.half, "method": c.method, "rows": c.rows()}
+                for c in curves
+            ]
+        print_json(data)
+        return 0
+    print(f"run {run.id}: {analysis.version}")
+    for line in format_results(results):
+        print(line)
+    for curve in curves:
+        peak = int(abs(curve.dqdv).argmax()) if len(curve.dqdv) else None
+        where = "" if peak is None else (
+            f"; largest |dQ/dV| {abs(curve.dqdv[peak]):.4g} {curve.capacity_unit}/V"
+            f" at {curve.dqdv_V[peak]:.3f} V"
+        )
+        print(f"  dQ/dV cycle {curve.cycle} {curve.half}: {len(curve.dqdv)} bins{where}")
+    if cycles is not None and curves:
+        print(f"  method: {curves[0].method}")
+    if args.output:
+        print(f"  curves written to {args.output}")
     return 0

@@ -12,6 +12,11 @@ import numpy as np
 
 from cyclerctl.plan import RecordCriteria
 
+#: A point ``every_s`` after the last stored one is due even when its time stamp reads a hair
+#: early: instruments stamp in float32 or on their own tick (an EClib row 2 s on reads
+#: 1.999998 s), and a strict comparison would then store every third point, not every second.
+EVERY_TOLERANCE = 1e-3
+
 
 class Recorder:
     """Selects the points of one step to store, block by block."""
@@ -63,7 +68,7 @@ class Recorder:
             stop = min(n, start + window)
             due = np.zeros(stop - start, dtype=bool)
             if every is not None:
-                due |= t[start:stop] - ref_t >= every - 1e-9
+                due |= t[start:stop] - ref_t >= every * (1 - EVERY_TOLERANCE)
             if dV is not None:
                 due |= np.abs(V[start:stop] - ref_V) >= dV
             if dI is not None:

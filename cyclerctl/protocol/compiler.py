@@ -41,6 +41,16 @@ def load_cell(cell: str) -> CellSummary:
     return summary
 
 
+def cell_from_text(text: str, source: str) -> CellSummary:
+    """A cell from its TOML text (a generated cell: commissioning's dummy load)."""
+    doc = parse_toml(text, source)
+    sink = ErrorSink(doc.path, doc.lines)
+    summary = compile_cell(doc, source, sink)
+    sink.raise_if_any()
+    assert summary is not None
+    return summary
+
+
 def load_plan(
     protocol: str,
     cell: str,

@@ -28,11 +28,11 @@ Not run against a real unit or a real EClib64.dll. What stays unconfirmed is
 ``UNCONFIRMED`` (the Phase_Zwe unit, ``PHASE_ZWE_UNIT``, among it); each module says more.
 The code for an unknown parameter label is a guess (the emulator answers −4).
 
-Commissioning aids (emulated library only): ``EmulatedEClib(dummy_load=DummyLoad(...))``
-puts a resistor, or R in series with R‖C, on every channel instead of cells;
+Commissioning aids (emulated library only): a dummy load is a cell of the simulator's
+``dummy`` model (``drivers.sim.dummy.dummy_cell``: a resistor, or R_s + R‖C);
 ``EmulatedEClib(..., miscale="phase_degrees")`` reports Phase_Zwe in the other unit than
 ``PHASE_ZWE_UNIT``, the fault a commissioning check must catch. ``open_instrument`` passes
-the options ``dummy_load`` and ``miscale`` on.
+the option ``miscale`` on.
 
 Registry contract (``drivers/registry.py``):
 
@@ -40,8 +40,8 @@ Registry contract (``drivers/registry.py``):
   EClib64.dll and the .ecc/kernel files, or the DLL itself; default: the DLL search path).
   ``address`` ``"emulated"`` (or an ``emulated_cells`` option, a list of CellSummary) uses
   the emulated library instead, with ``virtual_time`` (default True), ``speed``, ``seed``,
-  ``model`` ("VMP3", "VSP", "SP-50", "SP-150", "SP-300", "VSP-300", "VMP-300"),
-  ``dummy_load`` (a DummyLoad instead of cells) and ``miscale``. ``record_every_s`` sets
+  ``model`` ("VMP3", "VSP", "SP-50", "SP-150", "SP-300", "VSP-300", "VMP-300") and
+  ``miscale``. ``record_every_s`` sets
   Record_every_dT (default 1 s).
 - ``start_emulator``: EClib is a DLL, not a network protocol: there is nothing to serve.
 """
@@ -58,7 +58,6 @@ from cyclerctl.plan import CellSummary
 from ..registry import Emulator
 from .decoding import PHASE_ZWE_UNIT, UnknownRowLayout
 from .driver import UNCONFIRMED, BioLogicChannel, BioLogicInstrument
-from .dummy_load import DummyLoad
 from .eclib import DLL_NAME, EClib, EClibError, load_eclib
 from .emulated_eclib import EmulatedEClib
 
@@ -67,7 +66,6 @@ __all__ = [
     "UNCONFIRMED",
     "BioLogicChannel",
     "BioLogicInstrument",
-    "DummyLoad",
     "EClib",
     "EClibError",
     "EmulatedEClib",
@@ -84,20 +82,15 @@ def open_instrument(address: str, options: Mapping[str, Any]) -> BioLogicInstrum
     """A connected BioLogic instrument (see the module notes for ``options``)."""
     cells = options.get("emulated_cells")
     record_every_s = float(options.get("record_every_s", 1.0))
-    dummy = options.get("dummy_load")
-    if cells is not None or dummy is not None or address == EMULATED:
-        if not cells and dummy is None:
+    if cells is not None or address == EMULATED:
+        if not cells:
             raise ValueError(
-                "the emulated BioLogic needs the cells it holds (option emulated_cells) "
-                "or a dummy load (option dummy_load)"
+                "the emulated BioLogic needs the cells it holds (option emulated_cells)"
             )
-        if dummy is not None and not isinstance(dummy, DummyLoad):
-            raise ValueError(f"option dummy_load: a biologic.DummyLoad, not {dummy!r}")
         virtual = bool(options.get("virtual_time", True))
         miscale = options.get("miscale")
         library = EmulatedEClib(
-            list(cells or ()),
-            dummy_load=dummy,
+            list(cells),
             miscale=None if miscale is None else str(miscale),
             seed=options.get("seed"),
             virtual_time=virtual,

@@ -23,9 +23,9 @@ a missing DLL symbol), and documented ones this emulator does not implement are 
 lists as :class:`eclib.Param`), with the code returned: the exchange a binding test replays.
 
 Each channel holds a ``SimChannel`` of ``SimInstrument`` (same cell files, same seeds), so
-a run here and a run on the simulator directly see the same cell. With ``dummy_load`` the
-channels hold a :class:`~dummy_load.DummyLoad` instead (a resistor, or R in series with
-R‖C: what a technician commissions an instrument on), ``dummy_channels`` of them.
+a run here and a run on the simulator directly see the same cell. A dummy load (what a
+technician commissions an instrument on) is a cell too: the simulator's ``dummy`` model,
+``drivers.sim.dummy.dummy_cell``.
 
 Rows are written in the layout of the model's board family (``decoding``): VMP3, VSP,
 SP-50 and SP-150 are VMP3-family boards (``name.ecc``), SP-300, VSP-300 and VMP-300
@@ -44,10 +44,9 @@ import numpy as np
 
 from cyclerctl.plan import CellSummary
 
-from ..sim import SimChannel, SimInstrument
+from ..sim import SimInstrument
 from . import ecc_catalog as C
 from . import eclib_types as T
-from .dummy_load import DummyLoad
 from .eclib import Param
 from .emulated_channel import (
     MISCALES,
@@ -97,8 +96,6 @@ class EmulatedEClib:
         speed: float = 1.0,
         model: str = "VMP3",
         sample_interval_s: float = 1.0,
-        dummy_load: DummyLoad | None = None,
-        dummy_channels: int = 1,
         miscale: str | None = None,
     ) -> None:
         if model not in MODELS:
@@ -108,36 +105,18 @@ class EmulatedEClib:
         self.model = model
         self.miscale = miscale
         self.device_code, self.board_type, slots = MODELS[model]
-        count = len(cells) if dummy_load is None else dummy_channels
-        if dummy_load is not None and cells:
-            raise ValueError("an emulated BioLogic holds cells or a dummy load, not both")
+        count = len(cells)
         if not 1 <= count <= slots:
             raise ValueError(f"an emulated {model} holds 1 to {slots} cells, not {count}")
-        if dummy_load is None:
-            self.simulator: SimInstrument | None = SimInstrument(
-                cells,
-                seed=seed,
-                realtime=not virtual_time,
-                speed=speed,
-                sample_interval_s=sample_interval_s,
-                name="biologic",
-            )
-            sims = list(self.simulator.channels)
-        else:
-            self.simulator = None
-            base = dummy_load.seed if seed is None else seed
-            sims = [
-                SimChannel(
-                    dummy_load.copy(),
-                    name=f"biologic:{k + 1}",
-                    rng=np.random.default_rng([base, k]),
-                    sample_interval_s=sample_interval_s,
-                    realtime=not virtual_time,
-                    speed=speed,
-                    model_name="dummy load",
-                )
-                for k in range(count)
-            ]
+        self.simulator = SimInstrument(
+            cells,
+            seed=seed,
+            realtime=not virtual_time,
+            speed=speed,
+            sample_interval_s=sample_interval_s,
+            name="biologic",
+        )
+        sims = list(self.simulator.channels)
         self.channels = [
             EmulatedChannel(sim, k, self.board_type, serial=24_000 + k, miscale=miscale)
             for k, sim in enumerate(sims)

@@ -37,7 +37,7 @@ the engine never sleeps), ``timeout_s`` (per answer, default 30 s as the protoco
 folder of each start, on the BTS PC; default ``C:\\Neware data`` as aurora-neware's),
 ``cv_current_limit_A`` (a CV hold's current limit when no CC step ran before it on the
 channel, e.g. after a resume; else the channel maximum, with a warning). ``speed``,
-``seed``, ``dummy_load_ohm`` and ``miscale`` apply to an emulator only.
+``seed`` and ``miscale`` apply to an emulator only.
 """
 
 from __future__ import annotations
@@ -103,7 +103,6 @@ _OTHER = (
     "seed",
     "emulated_cells",
     "voltage_limit_V",
-    "dummy_load_ohm",
     "miscale",
 )
 
@@ -159,9 +158,8 @@ def start_emulator(
     cells: Sequence[CellSummary], host: str, port: int, options: Mapping[str, Any]
 ) -> NewareEmulator:
     """An emulator on ``host:port``; options ``virtual_time``, ``speed``, ``seed``, and for
-    commissioning ``dummy_load_ohm`` (a resistor on every channel instead of the cells) and
-    ``miscale`` ("current_mA": a deliberately mis-scaled instrument)."""
-    dummy = options.get("dummy_load_ohm")
+    commissioning ``miscale`` ("current_mA": a deliberately mis-scaled instrument; a dummy
+    load is a cell of the simulator's ``dummy`` model, ``drivers.sim.dummy.dummy_cell``)."""
     return NewareEmulator(
         cells,
         host,
@@ -169,7 +167,6 @@ def start_emulator(
         virtual_time=bool(options.get("virtual_time", True)),
         speed=float(options.get("speed", 1.0)),
         seed=options.get("seed"),
-        dummy_load_ohm=None if dummy is None else float(dummy),
         miscale=options.get("miscale"),
     )
 

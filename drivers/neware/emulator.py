@@ -18,9 +18,9 @@ without it are kept in :attr:`NewareEmulator.unframed`, for tests to fail on), e
 ends with it too, and ``getdevinfo`` marks ``false`` a channel that is working (as the
 captured BTS 8.0 answers show) or disabled (``disabled_channels``: it starts nothing).
 
-Commissioning: ``dummy_load_ohm`` puts a resistor (``dummy.ResistorLoad``) on every
-channel instead of a cell (``dummy_channels`` of them when no cells are given), and
-``miscale="current_mA"`` reports the current in mA where BTS reports A, a deliberately
+Commissioning: a dummy load is a cell like any other (the simulator's ``dummy`` model,
+``drivers.sim.dummy.dummy_cell``), and ``miscale="current_mA"`` reports the current in mA
+where BTS reports A, a deliberately
 broken instrument for the commissioning check to catch.
 
 Fault injection for tests: :meth:`NewareEmulator.drop_connection_after` closes the client's
@@ -45,7 +45,6 @@ from cyclerctl.plan import CellSummary
 
 from ..sim import SimInstrument
 from . import messages
-from .dummy import ResistorLoad
 from .emulated_channel import EmulatedChannel, Physics
 from .messages import ChannelAddress, FrameReader, Message, ProtocolError
 from .stepfile import StepFileError, parse_stepfile
@@ -72,37 +71,22 @@ class NewareEmulator:
         username: str = "admin",
         password: str = "neware",
         tick_s: float = 0.1,
-        dummy_load_ohm: float | None = None,
-        dummy_channels: int = 1,
         miscale: str | None = None,
         disabled_channels: Sequence[str] = (),
     ) -> None:
-        if not cells and dummy_load_ohm is None:
+        if not cells:
             raise ValueError("the emulator needs at least one cell (one per channel)")
         self.virtual_time = virtual_time
         self._credentials = (username, password)
-        physics: list[Physics]
-        if dummy_load_ohm is not None:
-            # commissioning: a resistor on every channel instead of a cell
-            physics = [
-                ResistorLoad(
-                    dummy_load_ohm,
-                    sample_interval_s=sample_interval_s,
-                    realtime=not virtual_time,
-                    speed=speed,
-                )
-                for _ in range(len(cells) or dummy_channels)
-            ]
-        else:
-            self._sim = SimInstrument(
-                cells,
-                seed=seed,
-                sample_interval_s=sample_interval_s,
-                realtime=not virtual_time,
-                speed=speed,
-                name="neware-emulator",
-            )
-            physics = list(self._sim.channels)
+        self._sim = SimInstrument(
+            cells,
+            seed=seed,
+            sample_interval_s=sample_interval_s,
+            realtime=not virtual_time,
+            speed=speed,
+            name="neware-emulator",
+        )
+        physics: list[Physics] = list(self._sim.channels)
         self.channels = {
             (devid, subdevid, i + 1): EmulatedChannel(
                 ChannelAddress(devid, subdevid, i + 1, devtype, host), sim, miscale=miscale

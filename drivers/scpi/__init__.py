@@ -2,8 +2,8 @@
 
 - :func:`open_instrument` — a connected :class:`~.driver.SourceMeterInstrument` at a VISA
   address (pyvisa-py backend); the address ``emulated`` starts an in-process emulator of
-  ``options["emulated_cells"]`` (or of a resistor, ``options["dummy_load_ohm"]``) and
-  connects to it through real VISA bytes on 127.0.0.1.
+  ``options["emulated_cells"]`` (a dummy load is a cell too: the simulator's ``dummy``
+  model) and connects to it through real VISA bytes on 127.0.0.1.
 - :func:`start_emulator` — a :class:`~.emulator.ScpiEmulator` serving one simulated cell;
   its ``address`` is ``TCPIP::127.0.0.1::<port>::SOCKET``.
 
@@ -32,11 +32,9 @@ def open_instrument(address: str, options: Mapping[str, Any]) -> SourceMeterInst
 
     emulator = None
     if address == EMULATED_ADDRESS:
-        cells = options.get("emulated_cells") or []
-        if not cells and options.get("dummy_load_ohm") is None:
-            raise ValueError(
-                "address 'emulated' needs options['emulated_cells'] (or 'dummy_load_ohm')"
-            )
+        cells = options.get("emulated_cells")
+        if not cells:
+            raise ValueError("address 'emulated' needs options['emulated_cells']")
         emulator = start_emulator(cells, "127.0.0.1", 0, options)
         address = emulator.address
     instrument = SourceMeterInstrument(
@@ -55,12 +53,19 @@ def open_instrument(address: str, options: Mapping[str, Any]) -> SourceMeterInst
 def start_emulator(
     cells: Sequence[CellSummary], host: str, port: int, options: Mapping[str, Any]
 ) -> ScpiEmulator:
-    """A Series 2400 emulator on ``host:port`` (0: a free port) with ``cells[0]`` on it, or
-    the resistor of ``options["dummy_load_ohm"]``; ``options["miscale"]`` breaks it on
-    purpose (see :class:`~.emulator.ScpiEmulator`)."""
+    """A Series 2400 emulator on ``host:port`` (0: a free port) with ``cells[0]`` on it (a
+    dummy load is a cell of the simulator's ``dummy`` model); ``options["miscale"]`` breaks
+    it on purpose (see :class:`~.emulator.ScpiEmulator`)."""
     from .emulator import ScpiEmulator
 
     return ScpiEmulator(cells, host, port, options)
 
 
-__all__ = ["EMULATED_ADDRESS", "open_instrument", "start_emulator"]
+def probe_lines(instrument: SourceMeterInstrument) -> list[str]:
+    """What ``cyclerctl probe`` prints after the channels: what stays unconfirmed."""
+    from .driver import UNCONFIRMED
+
+    return [f"unconfirmed: {item}" for item in UNCONFIRMED]
+
+
+__all__ = ["EMULATED_ADDRESS", "open_instrument", "probe_lines", "start_emulator"]

@@ -17,7 +17,7 @@ and a burst returns the latest readings.
 
 The physics is the simulator's; the simulated channel's own ranges (±5 V, ±0.1 A) clamp what
 reaches the cell. Anything with the :class:`Cell` interface can stand there: a cell model on
-a ``SimChannel``, or a plain resistor (:mod:`.dummy_load`).
+a ``SimChannel`` (a dummy load included: the simulator's ``dummy`` model).
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ program messages and hands each to the emulated instrument. The parts:
   :mod:`.parameters` (parameter types, NR3 numbers): SCPI as the instrument reads it;
 - :mod:`.emulated_2400`: the Series 2400 command set, settings and readings;
 - :mod:`.cell_link`: the source settings as simulator steps on the cell behind the terminals;
-  :mod:`.dummy_load`: a resistor that can stand there instead of a cell;
 - this module: the TCP server, the clock thread (real time), the fault hooks on connections.
 
 Time (option ``virtual_time``): virtual — each reading of a :READ? advances the cell by one
@@ -43,7 +42,6 @@ from cyclerctl.plan import CellSummary
 
 from ..sim import SimInstrument
 from .cell_link import Cell, CellLink
-from .dummy_load import resistor_channel
 from .emulated_2400 import Keithley2400Emulator
 from .faults import WireFaults
 
@@ -121,11 +119,10 @@ class ScpiEmulator(WireFaults):
 
     ``options``: ``virtual_time`` (default False), ``speed`` (real time, default 1),
     ``seed``, ``sample_interval_s`` (default 1 s), ``model`` (default "2400"), and for
-    commissioning ``dummy_load_ohm`` and ``miscale`` (as the keyword arguments, which win).
-
-    ``dummy_load_ohm``: a resistor of that many ohms on the terminals instead of the cell
-    (``cells`` may then be empty; a cell given is not used). ``miscale``: a deliberately
-    broken instrument, ``"current_mA"`` reporting its current in mA where A is expected.
+    commissioning ``miscale`` (as the keyword argument, which wins): a deliberately broken
+    instrument, ``"current_mA"`` reporting its current in mA where A is expected. A dummy
+    load on the terminals is a cell like any other: the simulator's ``dummy`` model
+    (``drivers.sim.dummy.dummy_cell``).
     """
 
     def __init__(
@@ -135,17 +132,14 @@ class ScpiEmulator(WireFaults):
         port: int = 0,
         options: Mapping[str, Any] | None = None,
         *,
-        dummy_load_ohm: float | None = None,
         miscale: str | None = None,
     ) -> None:
         options = dict(options or {})
         WireFaults.__init__(self)
         self.dropped = 0  # connections closed by drop_link / go_offline
-        if dummy_load_ohm is None and options.get("dummy_load_ohm") is not None:
-            dummy_load_ohm = float(options["dummy_load_ohm"])
         if miscale is None and options.get("miscale"):
             miscale = str(options["miscale"])
-        if len(cells) > 1 or (len(cells) == 0 and dummy_load_ohm is None):
+        if len(cells) != 1:
             raise ValueError(
                 f"a SourceMeter has one channel: give one cell, not {len(cells)} "
                 "(start one emulator per cell)"
@@ -154,27 +148,16 @@ class ScpiEmulator(WireFaults):
         seed = options.get("seed")
         speed = float(options.get("speed") or 1.0)
         sample_interval_s = float(options.get("sample_interval_s", 1.0))
-        cell: Cell
-        if dummy_load_ohm is not None:
-            cell = resistor_channel(
-                dummy_load_ohm,
-                seed=None if seed is None else int(seed),
-                sample_interval_s=sample_interval_s,
-                realtime=not virtual,
-                speed=speed,
-            )
-        else:
-            cell = SimInstrument(
-                cells,
-                seed=None if seed is None else int(seed),
-                sample_interval_s=sample_interval_s,
-                realtime=not virtual,
-                speed=speed,
-                name="smu",
-                native_end_conditions=frozenset(),
-                chamber=False,
-            ).channels[0]
-        self.dummy_load_ohm = dummy_load_ohm
+        cell: Cell = SimInstrument(
+            cells,
+            seed=None if seed is None else int(seed),
+            sample_interval_s=sample_interval_s,
+            realtime=not virtual,
+            speed=speed,
+            name="smu",
+            native_end_conditions=frozenset(),
+            chamber=False,
+        ).channels[0]
         link = CellLink(cell, virtual_time=virtual, speed=speed)
         self.instrument = Keithley2400Emulator(
             link, model=str(options.get("model", "2400")), miscale=miscale

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from cyclerctl.plan import CellSummary
 
-from . import blocking, lco, li_cu, li_li, li_ss, ncm622
+from . import blocking, dummy, lco, li_cu, li_li, li_ss, ncm622
 from .model import CellModel
 
 MODELS: dict[str, Callable[[CellSummary], CellModel]] = {
@@ -20,6 +20,7 @@ MODELS: dict[str, Callable[[CellSummary], CellModel]] = {
     li_li.NAME: li_li.li_li,
     li_cu.NAME: li_cu.li_cu,
     lco.NAME: lco.lco_li,
+    dummy.NAME: dummy.dummy,
 }
 
 

@@ -45,15 +45,17 @@ _UNITS: dict[str, dict[str, tuple[float, float]]] = {
     # these spellings (and a plain number, taken as SI) are read
     "F s^(n-1)": {"F s^(n-1)": (1.0, 0.0), "F·s^(n-1)": (1.0, 0.0), "S s^n": (1.0, 0.0),
                   "S·s^n": (1.0, 0.0), "uF s^(n-1)": (1e-6, 0.0), "µF s^(n-1)": (1e-6, 0.0)},
+    "F": {"F": (1.0, 0.0), "mF": (1e-3, 0.0), "uF": (1e-6, 0.0), "µF": (1e-6, 0.0),
+          "μF": (1e-6, 0.0), "nF": (1e-9, 0.0), "pF": (1e-12, 0.0)},
     "": {"": (1.0, 0.0), "%": (0.01, 0.0)},
 }
 _NOUNS = {"ohm": "resistance", "s": "duration", "V": "voltage", "A": "current",
           "K": "temperature", "ΔK": "temperature difference", "S/m": "conductivity",
           "J": "energy", "A/m^2": "current density", "F/m^2": "capacitance per area",
           "C/m^2": "charge per area",
-          "F s^(n-1)": "CPE coefficient", "": "plain number"}
+          "F s^(n-1)": "CPE coefficient", "F": "capacitance", "": "plain number"}
 #: What pint converts to, where the SI unit's name here is not one pint reads.
-_PINT_TARGET = {"": "dimensionless", "ΔK": "kelvin", "F s^(n-1)": ""}
+_PINT_TARGET = {"": "dimensionless", "ΔK": "kelvin", "F s^(n-1)": "", "F": "farad"}
 _QUANTITY = re.compile(r"^\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*(.*?)\s*$")
 
 

@@ -9,11 +9,12 @@ import pytest
 from cyclerctl.cli import COMMANDS, library, parser
 from cyclerctl.export import FORMATS
 
-# `cyclerctl --help` before the CLI became a package (cli.py + cli_data.py), in its order
+# `cyclerctl --help` before the CLI became a package (cli.py + cli_data.py), in its order, and
+# the commands added since where their group stands (commission: issue 14)
 COMMAND_NAMES = [
     "protocols", "cells", "schema", "validate", "plan", "run", "runs", "show", "analyze",
-    "emulate", "probe", "db", "daemon", "submit", "status", "pause", "resume", "stop", "tui",
-    "export", "report", "import",
+    "emulate", "probe", "commission", "db", "daemon", "submit", "status", "pause", "resume",
+    "stop", "tui", "export", "report", "import",
 ]  # fmt: skip
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 
 from cyclerctl.drivers.base import SAMPLE_DTYPE
-from cyclerctl.engine.recording import Recorder
+from cyclerctl.engine.recording import EVERY_TOLERANCE, Recorder
 from cyclerctl.plan import RecordCriteria
 
 
@@ -21,7 +21,7 @@ def _reference(block: np.ndarray, c: RecordCriteria) -> list[int]:
         r = block[kept[-1]]
         p = block[i]
         if (
-            (c.every_s is not None and p["t"] - r["t"] >= c.every_s - 1e-9)
+            (c.every_s is not None and p["t"] - r["t"] >= c.every_s * (1 - EVERY_TOLERANCE))
             or (c.delta_V is not None and abs(p["V"] - r["V"]) >= c.delta_V)
             or (c.delta_I is not None and abs(p["I"] - r["I"]) >= c.delta_I)
         ):
@@ -53,3 +53,11 @@ def test_last_point_of_a_step_is_always_kept() -> None:
 def test_no_criteria_keeps_everything() -> None:
     block = _block(np.arange(5, dtype=float), np.full(5, 3.0))
     assert list(Recorder(RecordCriteria()).select(block, step_ended=False)) == [0, 1, 2, 3, 4]
+
+
+def test_every_dt_keeps_its_interval_when_time_stamps_read_a_hair_early() -> None:
+    # an EClib row stamped in float32: 1 s, 2 s, ... read as 0.999999, 1.999998, ...
+    t = np.arange(0, 21, dtype=float) * (1 - 1.01e-6)
+    rec = Recorder(RecordCriteria(every_s=2.0))
+    kept = rec.select(_block(t, np.zeros(t.size)), step_ended=False)
+    assert list(kept) == list(range(0, 21, 2))

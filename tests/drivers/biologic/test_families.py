@@ -8,7 +8,6 @@ import pytest
 
 from cyclerctl.drivers.biologic import (
     BioLogicInstrument,
-    DummyLoad,
     EClib,
     EmulatedEClib,
     UnknownRowLayout,
@@ -16,6 +15,7 @@ from cyclerctl.drivers.biologic import (
 from cyclerctl.drivers.biologic import eclib_types as T
 from cyclerctl.drivers.biologic.driver import BioLogicChannel
 from cyclerctl.drivers.biologic.eclib import DataRead
+from cyclerctl.drivers.sim.dummy import dummy, dummy_cell
 from cyclerctl.plan import EisSettings, EndCondition, Step, SweepSettings
 
 #: model → (family, {(technique, process): columns})
@@ -62,8 +62,8 @@ class RecordingEClib(EClib):
 
 
 def _open(model: str) -> tuple[BioLogicChannel, RecordingEClib]:
-    dummy = DummyLoad(R / 10, capacitance_F=1e-6, parallel_ohm=R)
-    eclib = RecordingEClib(EmulatedEClib([], dummy_load=dummy, model=model, seed=1))
+    load = dummy_cell(R, series_ohm=R / 10, capacitance_F=1e-6)
+    eclib = RecordingEClib(EmulatedEClib([load], model=model, seed=1))
     instrument = BioLogicInstrument("USB0", eclib, virtual_time=True)
     instrument.connect()
     return instrument.channels[0], eclib
@@ -107,7 +107,7 @@ def test_every_technique_round_trips_in_the_family_layout(model: str) -> None:
     eis = EisSettings("potentiostatic", 1e4, 10.0, 0.01, points_per_decade=2)
     _, z = _run(channel, Step(3, "eis", "eis", eis=eis))
     assert z is not None and len(z) == 7
-    expected = DummyLoad(R / 10, capacitance_F=1e-6, parallel_ohm=R).impedance(z["f"])
+    expected = dummy(dummy_cell(R, series_ohm=R / 10, capacitance_F=1e-6)).impedance(z["f"])
     assert z["Zre"] + 1j * z["Zim"] == pytest.approx(expected, rel=0.01)
 
     assert eclib.shapes == {
@@ -130,7 +130,7 @@ class WiderRows(EClib):
 
 
 def test_rows_of_an_unknown_layout_stop_the_read_and_the_channel_stops_cleanly() -> None:
-    library = EmulatedEClib([], dummy_load=DummyLoad(R), model="SP-300")
+    library = EmulatedEClib([dummy_cell(R)], model="SP-300")
     instrument = BioLogicInstrument("USB0", WiderRows(library), virtual_time=True)
     instrument.connect()
     channel = instrument.channels[0]

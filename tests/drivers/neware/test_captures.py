@@ -6,7 +6,6 @@ client sends for the same command.
 
 from __future__ import annotations
 
-import argparse
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from cyclerctl import hardware
+from cyclerctl.cli import main
 from cyclerctl.drivers.neware import UNCONFIRMED, NewareInstrument, messages, open_instrument
 from cyclerctl.drivers.neware.messages import ChannelAddress
 from cyclerctl.plan import EndCondition, RecordCriteria, Step
@@ -128,12 +127,23 @@ def test_probe_against_the_captured_answers_lists_exactly_the_enabled_channels(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     with replay(LOGIN) as peer:
-        args = argparse.Namespace(driver="neware", address=f"127.0.0.1:{peer.port}", json=True)
-        assert hardware.probe(args) == 0
+        assert main(["probe", f"127.0.0.1:{peer.port}", "--driver", "neware", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert [c["name"] for c in info["channels"]] == [f"neware:{key}" for key in FREE]
     assert info["identity"]["vendor"] == "Neware"
     assert UNCONFIRMED and all(isinstance(line, str) and line for line in UNCONFIRMED)
+    notes = info["notes"]
+    assert [f"unconfirmed: {item}" for item in UNCONFIRMED] == [
+        n for n in notes if n.startswith("unconfirmed: ")
+    ]
+    assert sum(n.startswith("not offered: ") for n in notes) == 8  # the busy channels
+
+
+def test_probe_prints_what_stays_unconfirmed(capsys: pytest.CaptureFixture[str]) -> None:
+    with replay(LOGIN) as peer:
+        assert main(["probe", f"127.0.0.1:{peer.port}", "--driver", "neware"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("unconfirmed: ") == len(UNCONFIRMED)
 
 
 def test_a_step_started_and_stopped_with_the_captured_answers(folder: Path) -> None:

@@ -1,4 +1,5 @@
-"""The emulator as a BTS: its framing, its channel flags, a dummy load, a mis-scaled
+"""The emulator as a BTS: its framing, its channel flags, a dummy load (the simulator's
+``dummy`` model: it has a real instrument's few-µV noise), a mis-scaled
 current; and what the driver does with them (CV limits, a CC-CV's parts, folder notes)."""
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from cyclerctl.drivers.neware import (
 )
 from cyclerctl.drivers.neware.driver import ChannelSettings, stepfile_notes
 from cyclerctl.drivers.neware.stepfile import parse_stepfile
+from cyclerctl.drivers.sim.dummy import dummy_cell
 from cyclerctl.plan import EndCondition, RecordCriteria, Step
 from cyclerctl.protocol import load_plan
 
@@ -43,7 +45,7 @@ def cc(current_A: float, *ends: EndCondition, index: int = 0) -> Step:
 
 @pytest.fixture
 def resistor() -> Iterator[NewareEmulator]:
-    emulator = NewareEmulator([], dummy_load_ohm=1000.0, dummy_channels=2)
+    emulator = NewareEmulator([dummy_cell(1000.0), dummy_cell(1000.0)])
     yield emulator
     emulator.close()
 
@@ -76,38 +78,39 @@ def test_a_resistor_obeys_ohms_law_through_the_driver(resistor: NewareEmulator) 
         channel.start_step(cc(0.001, EndCondition("time", 60.0)))
         charge = run_to_end(channel)
         assert charge.end_reason == "time"
-        assert charge.points["V"] == pytest.approx(1.0)  # 1 mA × 1 kΩ
-        assert charge.points["I"] == pytest.approx(0.001)
-        assert charge.points["Q"][-1] == pytest.approx(0.06)
+        assert charge.points["V"] == pytest.approx(1.0, rel=1e-4)  # 1 mA × 1 kΩ
+        assert charge.points["I"] == pytest.approx(0.001, rel=1e-4)
+        assert charge.points["Q"][-1] == pytest.approx(0.06, rel=1e-4)
         channel.start_step(cc(-0.002, EndCondition("time", 30.0)))
-        assert run_to_end(channel).points["V"] == pytest.approx(-2.0)
+        assert run_to_end(channel).points["V"] == pytest.approx(-2.0, rel=1e-4)
         # a CV hold after it is limited to the CC's 2 mA: 3 V / 1 kΩ would be 3 mA
         hold = Step(2, "hold", "cv", ends=(EndCondition("time", 30.0),), record=EVERY_10_S,
                     voltage_V=3.0)  # fmt: skip
         channel.start_step(hold)
         held = run_to_end(channel)
-        assert held.points["I"] == pytest.approx(0.002) and held.points["V"] == pytest.approx(2.0)
+        assert held.points["I"] == pytest.approx(0.002, rel=1e-4)
+        assert held.points["V"] == pytest.approx(2.0, rel=1e-4)
         rest = Step(3, "rest", "rest", ends=(EndCondition("time", 20.0),), record=EVERY_10_S)
         channel.start_step(rest)
-        assert run_to_end(channel).points["V"] == pytest.approx(0.0)
+        assert run_to_end(channel).points["V"] == pytest.approx(0.0, abs=1e-4)
     finally:
         instrument.close()
 
 
 def test_a_current_mis_scaled_to_mA_breaks_ohms_law_by_a_thousand() -> None:
-    emulator = NewareEmulator([], dummy_load_ohm=1000.0, miscale="current_mA")
+    emulator = NewareEmulator([dummy_cell(1000.0)], miscale="current_mA")
     instrument = open_instrument(emulator.address, {"virtual_time": True})
     try:
         channel = instrument.channels[0]
         channel.start_step(cc(0.001, EndCondition("time", 30.0)))
         points = run_to_end(channel).points
-        assert points["I"] == pytest.approx(1.0)  # reported "1" where BTS reports 0.001 A
-        assert (points["V"] / points["I"]) == pytest.approx(1.0)  # R would read 1 Ω
+        assert points["I"] == pytest.approx(1.0, rel=1e-4)  # reported "1" where BTS reports 0.001 A
+        assert (points["V"] / points["I"]) == pytest.approx(1.0, rel=1e-4)  # R would read 1 Ω
     finally:
         instrument.close()
         emulator.close()
     with pytest.raises(ValueError, match="miscale"):
-        NewareEmulator([], dummy_load_ohm=1.0, miscale="voltage_mV")
+        NewareEmulator([dummy_cell(1.0)], miscale="voltage_mV")
 
 
 def test_a_working_or_disabled_channel_is_marked_false_and_not_offered() -> None:
@@ -164,7 +167,7 @@ def test_a_cccv_time_limit_spans_both_parts() -> None:
     """BTS holds each part to the time from its own 0, and goes on to the CV part when the
     CC part ends on time; the driver ends the test when the whole step has run its time
     and keeps nothing after it."""
-    emulator = NewareEmulator([], dummy_load_ohm=1000.0)
+    emulator = NewareEmulator([dummy_cell(1000.0)])
     instrument = open_instrument(emulator.address, {"virtual_time": True})
     try:
         channel = instrument.channels[0]
@@ -205,13 +208,14 @@ def test_a_cv_hold_with_no_cc_before_it_takes_the_option_else_the_maximum_and_sa
     )
     try:
         limited.channels[0].start_step(hold)
-        assert run_to_end(limited.channels[0]).points["I"] == pytest.approx(0.0005)
+        assert run_to_end(limited.channels[0]).points["I"] == pytest.approx(0.0005, rel=1e-4)
     finally:
         limited.close()
     bare = open_instrument(resistor.address, {"virtual_time": True})
     try:
         bare.channels[1].start_step(hold)
-        assert run_to_end(bare.channels[1]).points["I"] == pytest.approx(0.003)  # 3 V / 1 kΩ
+        held = run_to_end(bare.channels[1]).points["I"]
+        assert held == pytest.approx(0.003, rel=1e-4)  # 3 V / 1 kΩ
     finally:
         bare.close()
     assert "limited to the channel maximum" in caplog.text

@@ -14,6 +14,7 @@ from cyclerctl.drivers.scpi import start_emulator
 from cyclerctl.drivers.scpi.emulator import ScpiEmulator
 from cyclerctl.drivers.scpi.keithley import STATUS_COMPLIANCE, parse_readings
 from cyclerctl.drivers.scpi.parser import Pattern, units
+from cyclerctl.drivers.sim.dummy import dummy_cell
 from cyclerctl.protocol import load_cell
 
 NO_ERROR = '0,"No error"'
@@ -173,7 +174,7 @@ def test_the_timestamp_starts_over_after_99_999_999_seconds() -> None:
     """2400S-900-01 :FORMat:ELEMents TIME: a relative timer from :SYST:TIME:RES that starts
     over at 0 after 99 999.999 s (the wording of the 6430/2500 manuals' same entry)."""
     options = {"virtual_time": True, "sample_interval_s": 500.0}
-    with ScpiEmulator([], options=options, dummy_load_ohm=1000.0) as emulator:
+    with ScpiEmulator([dummy_cell(1000.0)], options=options) as emulator:
         client = _plain_client(emulator)
         try:
             client.write(":FORM:ELEM TIME;:TRIG:COUN 10;:SOUR:FUNC CURR;:SOUR:CURR:LEV 0")
@@ -194,7 +195,7 @@ def test_the_timestamp_starts_over_after_99_999_999_seconds() -> None:
 
 def test_a_dummy_load_answers_by_ohms_law() -> None:
     """Commissioning: a 1 kΩ resistor on the terminals instead of a cell."""
-    with ScpiEmulator([], options={"virtual_time": True}, dummy_load_ohm=1000.0) as emulator:
+    with ScpiEmulator([dummy_cell(1000.0)], options={"virtual_time": True}) as emulator:
         client = _plain_client(emulator)
         try:
             client.write(':FORM:ELEM VOLT,CURR,TIME,STAT;:TRIG:COUN 10;:SENS:FUNC:ON "VOLT","CURR"')
@@ -216,8 +217,8 @@ def test_a_dummy_load_answers_by_ohms_law() -> None:
 
 def test_a_miscaled_emulator_reports_milliamps() -> None:
     """The deliberately broken instrument a commissioning check must catch: CURRent in mA."""
-    options = {"virtual_time": True, "dummy_load_ohm": 1000.0, "miscale": "current_mA"}
-    with start_emulator([], "127.0.0.1", 0, options) as emulator:
+    options = {"virtual_time": True, "miscale": "current_mA"}
+    with start_emulator([dummy_cell(1000.0)], "127.0.0.1", 0, options) as emulator:
         client = _plain_client(emulator)
         try:
             client.write(':FORM:ELEM VOLT,CURR;:TRIG:COUN 10;:SENS:FUNC:ON "VOLT","CURR"')
@@ -228,6 +229,6 @@ def test_a_miscaled_emulator_reports_milliamps() -> None:
     assert rows[:, 0] == pytest.approx(0.5, abs=1e-4)  # the voltage is right …
     assert rows[:, 1] == pytest.approx(0.5, abs=1e-5)  # … the current reads 1000× too big
     with pytest.raises(ValueError, match="miscale"):
-        ScpiEmulator([], options={"miscale": "phase_deg"}, dummy_load_ohm=1000.0)
+        ScpiEmulator([dummy_cell(1000.0)], options={"miscale": "phase_deg"})
     with pytest.raises(ValueError, match="one channel"):
-        ScpiEmulator([], options={})  # neither a cell nor a dummy load
+        ScpiEmulator([], options={})  # no cell, not even a dummy load

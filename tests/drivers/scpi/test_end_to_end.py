@@ -18,6 +18,7 @@ import pytest
 from cyclerctl.drivers.registry import driver
 from cyclerctl.drivers.scpi import open_instrument, start_emulator
 from cyclerctl.drivers.sim import SimInstrument
+from cyclerctl.drivers.sim.dummy import dummy_cell
 from cyclerctl.engine.session import RunReport, execute_run
 from cyclerctl.plan import Plan, Step
 from cyclerctl.protocol import load_plan
@@ -205,7 +206,7 @@ def test_the_driver_on_an_emulated_dummy_load_sees_ohms_law_or_the_miscale(
     1000× too big, which is the line a commissioning check fails on."""
     options = {
         "virtual_time": True,
-        "dummy_load_ohm": 1000.0,
+        "emulated_cells": [dummy_cell(1000.0)],
         "voltage_limit_V": 1.0,
         **({"miscale": miscale} if miscale else {}),
     }

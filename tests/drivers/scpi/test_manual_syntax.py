@@ -39,6 +39,7 @@ from cyclerctl.drivers.scpi import start_emulator
 from cyclerctl.drivers.scpi.driver import UNCONFIRMED, SourceMeterInstrument
 from cyclerctl.drivers.scpi.keithley import Keithley2400
 from cyclerctl.drivers.scpi.parser import Pattern, Unit, units
+from cyclerctl.drivers.sim.dummy import dummy_cell
 from cyclerctl.plan import Step
 
 # -- the manual: headers and parameter types ------------------------------------------------
@@ -175,7 +176,7 @@ def sent() -> list[str]:
     """Every program message of one session, as the emulator received it."""
     options = {"virtual_time": True, "voltage_limit_V": 1.0, "remote_sense": True,
                "current_limit_A": 1e-3, "points_per_read": 10}  # fmt: skip
-    with start_emulator([], "127.0.0.1", 0, {**options, "dummy_load_ohm": 1000.0}) as emulator:
+    with start_emulator([dummy_cell(1000.0)], "127.0.0.1", 0, options) as emulator:
         instrument = SourceMeterInstrument(emulator.address, timeout_ms=3000, options=options)
         instrument.connect()
         try:
