@@ -16,7 +16,7 @@ import numpy as np
 from cyclerctl.analysis import RunData
 from cyclerctl.analysis.run import first_short, step_end_s, step_samples, steps_named
 from cyclerctl.report.plot import FIGSIZE, pyplot, save, thin
-from cyclerctl.store import Result, StepRecord
+from cyclerctl.store import Result
 
 Results = dict[str, Result]
 Figure = Callable[[RunData, Results, Path], "Path | None"]
@@ -49,23 +49,33 @@ def fig_arrhenius(data: RunData, results: Results, path: Path) -> Path | None:
     has_sigma = any(row.get("conductivity_S_cm") for row in table.data)
     T = np.array([p[0] for p in points], dtype=float)
     y = np.array([p[1] for p in points], dtype=float)
+    form = str(_source(results, "activation_energy_eV").get("form", "sigma"))
+    times_T = T if form == "sigma_T" else 1.0
     plt = pyplot()
     fig, ax = plt.subplots(figsize=FIGSIZE)
-    ax.plot(1000.0 / T, np.log(y), "o", label="measured")
+    ax.plot(1000.0 / T, np.log(y * times_T), "o", label="measured")
     Ea = _value(results, "activation_energy_eV")
     if Ea is not None and np.unique(T).size >= 2:
-        fit = fit_arrhenius(T, y)
+        fit = fit_arrhenius(T, y, form)
         line_T = np.linspace(T.min(), T.max(), 50)
         err = _value(results, "activation_energy_stderr_eV")
-        pm = f" ± {err:.3f}" if err is not None else ""
+        pm = f" ± {err:.2g}" if err is not None else ""
+        kj = _value(results, "activation_energy_kJ_mol")
+        kj_text = f" = {kj:.1f} kJ/mol" if kj is not None else ""
+        a = math.exp(fit.ln_prefactor)
+        prefactor = results.get("arrhenius_prefactor")
+        a_unit = f" {prefactor.unit}" if prefactor is not None and prefactor.unit else ""
         ax.plot(
             1000.0 / line_T,
-            [math.log(fit.at(t)) for t in line_T],
+            [math.log(fit.at(t) * (t if form == "sigma_T" else 1.0)) for t in line_T],
             "k-",
-            label=f"fit: Ea = {Ea:.3f}{pm} eV (R² {fit.r2:.4f})",
+            label=f"fit: Ea = {Ea:.3f}{pm} eV{kj_text}\nA = {a:.3g}{a_unit}, R² {fit.r2:.4f}",
         )
     ax.set_xlabel("1000 / T / K⁻¹")
-    ax.set_ylabel("ln(σ / S cm⁻¹)" if has_sigma else "ln(1/R_b / Ω⁻¹)")
+    quantity = "σ / S cm⁻¹" if has_sigma else "1/R_b / Ω⁻¹"
+    if form == "sigma_T":
+        quantity = "σT / S cm⁻¹ K" if has_sigma else "T/R_b / Ω⁻¹ K"
+    ax.set_ylabel(f"ln({quantity})")
     top = ax.secondary_xaxis("top", functions=(_to_celsius, _from_celsius))
     top.set_xlabel("T / °C")
     ax.legend()
@@ -258,44 +268,6 @@ def fig_bruce_vincent_hold(data: RunData, results: Results, path: Path) -> Path 
     return save(fig, path)
 
 
-def _nyquist_with_fit(data: RunData, step: StepRecord, fit: Any, path: Path, title: str) -> Path:
-    from cyclerctl.analysis import circuits
-
-    z = data.impedance[data.impedance["step"] == step.step]
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=FIGSIZE)
-    ax.plot(z["Zre"], -z["Zim"], "o", ms=3, label="measured")
-    if isinstance(fit, dict) and "circuit" in fit and z.size:
-        f = np.logspace(np.log10(z["f"].min()), np.log10(z["f"].max()), 200)
-        zf = circuits.circuit(fit["circuit"]).impedance(fit["parameters"], f)
-        r1 = fit["parameters"].get("R1")
-        extra = f", R1 = {r1:.4g} Ω" if r1 is not None else ""
-        ax.plot(zf.real, -zf.imag, "k-", label=f"fit {fit['circuit']}{extra}")
-    ax.set_xlabel("Z' / Ω")
-    ax.set_ylabel("−Z'' / Ω")
-    ax.set_aspect("equal", adjustable="datalim")
-    ax.legend(fontsize="small")
-    ax.set_title(title)
-    return save(fig, path)
-
-
-def bruce_vincent_nyquists(data: RunData, results: Results, out: Path) -> list[Path | None]:
-    """The Nyquist plots before and after the hold, each with its fit (R0, Rs)."""
-    made: list[Path | None] = []
-    for name, result, label, fname in (
-        ("eis before", "R0_ohm", "before the hold (R0)", "nyquist_before.png"),
-        ("eis after", "Rs_ohm", "after the hold (Rs)", "nyquist_after.png"),
-    ):
-        steps = steps_named(data, name)
-        if not steps:
-            made.append(None)
-            continue
-        step = steps[0] if name == "eis before" else steps[-1]
-        fit = _source(results, result).get("fit")
-        made.append(_nyquist_with_fit(data, step, fit, out / fname, f"Nyquist {label}"))
-    return made
-
-
 def fig_lsv(data: RunData, results: Results, path: Path) -> Path | None:
     """Current density against potential of the sweep, with the oxidation onset."""
     sweeps = [s for s in data.steps if s.kind == "sweep"]
@@ -351,7 +323,7 @@ def fig_rate(data: RunData, results: Results, path: Path) -> Path | None:
     return save(fig, path)
 
 
-#: analysis kind → (file name, figure); Bruce–Vincent's Nyquist plots are added separately.
+#: analysis kind → (file name, figure); the EIS figures of every kind are :mod:`.eis`'s.
 KIND_FIGURES: dict[str, list[tuple[str, Figure]]] = {
     "arrhenius": [("arrhenius.png", fig_arrhenius)],
     "li-cu-ce": [("ce_trace.png", fig_li_cu_ce)],
@@ -369,6 +341,4 @@ def kind_figures(kind: Any, data: RunData, results: Results, out: Path) -> list[
     made: list[Path | None] = []
     for name, figure in KIND_FIGURES.get(str(kind), []):
         made.append(figure(data, results, out / name))
-    if kind == "bruce-vincent":
-        made += bruce_vincent_nyquists(data, results, out)
     return made
