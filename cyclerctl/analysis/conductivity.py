@@ -26,7 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from cyclerctl.analysis import drt as drt_module
-from cyclerctl.analysis import kk
+from cyclerctl.analysis import kk, spectrum
 from cyclerctl.analysis.eis import BulkResistance, bulk_resistance
 from cyclerctl.analysis.run import (
     S_CM_PER_S_M,
@@ -93,6 +93,38 @@ def spectra(run: RunData) -> list[SpectrumBulk]:
     return [m for m in found if m is not None]
 
 
+def drt_table(
+    run: RunData, spectra: list[tuple[int, str, Any]], blocking: bool
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The DRT of each (step, label, impedance rows) and why any was skipped.
+
+    ``blocking``: a blocking cell's spike is no relaxation; only the points up to the end
+    of the resolved high-frequency arc are used, and a spectrum without one (its bulk arc
+    lies above the measured frequencies) has no DRT to show.
+    """
+    lam = float(run.options.get("drt_lambda", drt_module.DEFAULT_LAMBDA))
+    table: list[dict[str, Any]] = []
+    skipped: list[str] = []
+    for step, label, rows in spectra:
+        f, z = spectrum.clean(
+            rows["f"].astype(np.float64), (rows["Zre"] + 1j * rows["Zim"]).astype(np.complex128)
+        )
+        if blocking:
+            fc, zc, _ = spectrum.capacitive(f, z)
+            arc = spectrum.find_arc(fc, zc) if fc.size else None
+            if arc is None:
+                skipped.append(f"{label}: no resolved arc before the blocking spike")
+                continue
+            f, z = fc[: arc.end + 1], zc[: arc.end + 1]
+        try:
+            d = drt_module.drt(f, z, lam, capacitor=False if blocking else None)
+        except ValueError as exc:
+            skipped.append(f"{label}: {exc}")
+            continue
+        table.append({"step": step, "label": label, **d.as_data()})
+    return table, skipped
+
+
 def spectrum_results(run: RunData, measured: list[SpectrumBulk]) -> dict[str, Result]:
     """The Lin-KK check of every spectrum (``kk_check``: the worst max |residual| as value,
     the residuals per spectrum as data), and with the option ``drt = true`` the DRT of each
@@ -117,17 +149,13 @@ def spectrum_results(run: RunData, measured: list[SpectrumBulk]) -> dict[str, Re
             },
         )
     if run.options.get("drt"):
-        lam = float(run.options.get("drt_lambda", drt_module.DEFAULT_LAMBDA))
-        table = []
-        for m in measured:
-            z = (m.rows["Zre"] + 1j * m.rows["Zim"]).astype(np.complex128)
-            try:
-                d = drt_module.drt(m.rows["f"].astype(np.float64), z, lam)
-            except ValueError:
-                continue
-            table.append({"step": m.step.step, "label": m.label, **d.as_data()})
+        table, skipped = drt_table(
+            run, [(m.step.step, m.label, m.rows) for m in measured], blocking=True
+        )
         if table:
             results["drt"] = Result(data=table, source={"steps": [r["step"] for r in table]})
+        if skipped:
+            results["drt_missing_reason"] = Result(value=None, data="; ".join(skipped))
     return results
 
 

@@ -241,6 +241,18 @@ def analyse_bruce_vincent(run: RunData) -> dict[str, Result]:
                 "max_residual_allowed": kk.MAX_RESIDUAL,
             },
         )
+    if run.options.get("drt"):
+        from cyclerctl.analysis.conductivity import drt_table
+
+        table, skipped = drt_table(
+            run,
+            [(before[0].step, "before", first.rows), (after[-1].step, "after", last.rows)],
+            blocking=False,
+        )
+        if table:
+            results["drt"] = Result(data=table, source={"steps": [r["step"] for r in table]})
+        if skipped:
+            results["drt_missing_reason"] = Result(value=None, data="; ".join(skipped))
     t_src: dict[str, Any] = {
         "steps": [before[0].step, hold.step, after[-1].step],
         "dV_V": dV,

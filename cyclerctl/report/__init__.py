@@ -75,6 +75,33 @@ def _cycles_html(results: dict[str, Any]) -> str:
     return cycle_table_html(rows) + (f"<p>{note}</p>" if note else "")
 
 
+#: Result tables shown in index.html beside the figures (scalar columns only).
+HTML_TABLES = ("li_cu_cycles", "rate_capability", "conductivity_vs_temperature")
+
+
+def _data_tables(results: dict[str, Any]) -> str:
+    out = []
+    for name in HTML_TABLES:
+        r = results.get(name)
+        rows = r.data if r is not None else None
+        if not isinstance(rows, list) or not rows or not isinstance(rows[0], dict):
+            continue
+        cols = [k for k, v in rows[0].items() if not isinstance(v, dict | list)]
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(_cell(row.get(c)))}</td>" for c in cols) + "</tr>"
+            for row in rows
+        )
+        out.append(f"<h2>{html.escape(name)}</h2><table><tr>{head}</tr>{body}</table>")
+    return "".join(out)
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    return f"{v:.6g}" if isinstance(v, float) else str(v)
+
+
 def write_report(store: Store, run_id: int, out_dir: str | Path) -> Path:
     """Figures and index.html for run ``run_id`` in ``out_dir``; the index.html path."""
     run = store.get_run(run_id)
@@ -97,7 +124,8 @@ def write_report(store: Store, run_id: int, out_dir: str | Path) -> Path:
         f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head>"
         f"<body><h1>{title}</h1><p>status {html.escape(run.status)}"
         f" ({html.escape(run.end_reason or '')}), analysis {html.escape(str(kind))}</p>"
-        f"{_results_table(results)}{_cycles_html(results)}{imgs}</body></html>"
+        f"{_results_table(results)}{_cycles_html(results)}{_data_tables(results)}{imgs}"
+        "</body></html>"
     )
     index = out / "index.html"
     index.write_text(page, encoding="utf-8")

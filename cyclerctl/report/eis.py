@@ -18,7 +18,7 @@ import numpy as np
 
 from cyclerctl.analysis import RunData
 from cyclerctl.analysis.run import mean_temperature_K
-from cyclerctl.report.plot import FIGSIZE_PANELS, pyplot, save
+from cyclerctl.report.plot import FIGSIZE, FIGSIZE_PANELS, pyplot, save
 from cyclerctl.store import Result
 
 Results = dict[str, Result]
@@ -110,14 +110,13 @@ def _fitted(s: Spectrum, n: int = 300) -> tuple[np.ndarray[Any, Any], np.ndarray
 
 
 def _zoom_limit(spectra: list[Spectrum]) -> float | None:
-    """Z' up to which the zoom shows: past the largest mark (R_b, or the arc's end), else
-    past the first fifth of the points of each spectrum (its high-frequency end)."""
-    marks = [v for s in spectra for v in s.marks.values()]
-    lo = min(float(s.Z.real.min()) for s in spectra)
+    """Z′ up to which the zoom shows: 1.4 × the largest mark (R_b, or R_b + R_i at the
+    arc's end), else the Z′ of each spectrum's fifth-highest-frequency point × 2."""
+    marks = [v for s in spectra for v in s.marks.values() if v > 0]
     if marks:
-        return lo + 1.4 * (max(marks) - lo) if max(marks) > lo else None
-    ends = [float(np.sort(s.Z.real)[max(1, s.Z.size // 5)]) for s in spectra]
-    return max(ends) if max(ends) > lo else None
+        return 1.4 * max(marks)
+    ends = [2.0 * float(s.Z.real[np.argsort(-s.f)][min(4, s.Z.size - 1)]) for s in spectra]
+    return max(ends) if max(ends) > 0 else None
 
 
 def fig_eis(data: RunData, results: Results, kind: Any, path: Path) -> Path | None:
@@ -184,7 +183,7 @@ def _equal(ax: Any, spectra: list[Spectrum], x_max: float | None) -> None:
     """Equal scales on both axes over Z′ from the lowest point to ``x_max`` (all: None)."""
     re = np.concatenate([s.Z.real for s in spectra])
     im = np.concatenate([-s.Z.imag for s in spectra])
-    x0 = float(min(re.min(), 0.0 if x_max is None else re.min()))
+    x0 = float(min(re.min(), 0.0))
     x1 = float(re.max()) if x_max is None else x_max
     y0 = float(min(im.min(), 0.0))
     if x_max is None:
@@ -235,7 +234,7 @@ def fig_drt(results: Results, path: Path) -> Path | None:
     if table is None or not isinstance(table.data, list) or not table.data:
         return None
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=FIGSIZE_PANELS)
+    fig, ax = plt.subplots(figsize=FIGSIZE)
     for row in table.data:
         ax.semilogx(row["tau_s"], row["gamma_ohm"], lw=1.2,
                     label=f"{row['label']} (R_pol {row['polarisation_ohm']:.3g} Ω)")  # fmt: skip

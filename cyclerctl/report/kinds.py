@@ -140,6 +140,41 @@ def fig_li_cu_ce(data: RunData, results: Results, path: Path) -> Path | None:
     return save(fig, path)
 
 
+def fig_li_cu_cycles(data: RunData, results: Results, path: Path) -> Path | None:
+    """Per cycle of the n: the strip/plate charge ratio and the two overpotentials."""
+    table = results.get("li_cu_cycles")
+    if table is None or not isinstance(table.data, list) or not table.data:
+        return None
+    rows = table.data
+
+    def col(key: str) -> list[float]:
+        return [math.nan if r.get(key) is None else float(r[key]) for r in rows]
+
+    n = [r["cycle"] for r in rows]
+    plt = pyplot()
+    fig, (ax_ratio, ax_eta) = plt.subplots(2, 1, figsize=FIGSIZE, sharex=True)
+    ratio = [100 * x for x in col("strip_plate_ratio")]
+    ax_ratio.plot(n, ratio, "o-", color="tab:purple")
+    ax_ratio.set_ylabel("strip / plate / %")
+    finite = [x for x in ratio if math.isfinite(x)]
+    if finite:  # a capacity-limited strip gives 100 % every cycle: do not magnify noise
+        ax_ratio.set_ylim(min(90.0, min(finite) - 1.0), max(102.0, max(finite) + 1.0))
+    ce = _value(results, "ce_avg")
+    cond = _value(results, "conditioning_ce")
+    bits = [f"CE avg {ce * 100:.2f} %" if ce is not None else "",
+            f"conditioning CE {cond * 100:.2f} %" if cond is not None else ""]  # fmt: skip
+    ax_ratio.set_title("Li‖Cu cycles: " + ", ".join(b for b in bits if b), fontsize="medium")
+    ax_eta.plot(n, col("strip_overpotential_mV"), "o-", label="strip")
+    ax_eta.plot(n, col("plate_overpotential_mV"), "s-", label="plate")
+    ax_eta.set_xlabel("cycle")
+    ax_eta.set_ylabel("overpotential\n(median |V|) / mV")
+    ax_eta.set_ylim(bottom=0.0, top=1.3 * max([x for x in col("strip_overpotential_mV")
+                                               + col("plate_overpotential_mV")
+                                               if math.isfinite(x)] or [1.0]))  # fmt: skip
+    ax_eta.legend(fontsize="small", loc="lower right")
+    return save(fig, path)
+
+
 def fig_ccd(data: RunData, results: Results, path: Path) -> Path | None:
     """The ramp V(t) with j(t); the short marked and the CCD written on it."""
     s = data.samples
@@ -170,6 +205,15 @@ def fig_ccd(data: RunData, results: Results, path: Path) -> Path | None:
             ha="right",
             bbox={"boxstyle": "round", "fc": "white", "alpha": 0.9},
             zorder=5,
+        )
+    passed = _value(results, "last_passed_mA_cm2")
+    if short is not None and passed is not None:
+        ax.annotate(
+            f"last passed {passed:.3g} mA cm⁻²",
+            (0.02, 0.04),
+            xycoords="axes fraction",
+            fontsize="small",
+            bbox={"boxstyle": "round", "fc": "white", "alpha": 0.9},
         )
     best = _value(results, "max_current_density_without_short_mA_cm2")
     if short is None and best is not None:
@@ -229,12 +273,38 @@ def fig_nucleation(data: RunData, results: Results, path: Path) -> Path | None:
         span = float(t[-1])
         ax.axvspan(lo * span, hi * span, color="tab:green", alpha=0.15)
         ax.axhline(
-            src["plateau_V"] * 1e3, color="tab:green", ls="--", label=f"plateau {plateau:.1f} mV"
+            src["plateau_V"] * 1e3,
+            color="tab:green",
+            ls="--",
+            label=f"plateau {plateau:.1f} mV (includes the IR drop)",
         )
+        corrected = _value(results, "plateau_overpotential_ir_corrected_mV")
+        ir = _source(results, "plateau_overpotential_ir_corrected_mV")
+        if corrected is not None:
+            sign = -1.0 if src["plateau_V"] < 0 else 1.0
+            ax.axhline(
+                sign * corrected,
+                color="tab:olive",
+                ls=":",
+                label=f"IR-corrected {corrected:.1f} mV "
+                f"(R = {ir.get('series_resistance_ohm', math.nan):.3g} Ω)",
+            )
         # zoom on the transient: the open-circuit first point would flatten it
         dip_mV, plateau_mV = src["dip_V"] * 1e3, src["plateau_V"] * 1e3
         pad = 0.5 * max(abs(dip_mV), abs(plateau_mV), 1.0)
         ax.set_ylim(min(dip_mV, plateau_mV) - pad, max(dip_mV, plateau_mV, 0.0) + pad)
+        # the dip lasts seconds of an hours-long step: an inset shows its shape
+        t_end = max(20.0 * float(src["dip_after_s"]), 0.03 * span)
+        if t_end < 0.5 * span:
+            inset = ax.inset_axes((0.55, 0.08, 0.42, 0.38))
+            early = t <= t_end
+            inset.plot(t[early], rows["V"][early] * 1e3, lw=1)
+            inset.plot([src["dip_after_s"]], [dip_mV], "rv", ms=7)
+            inset.axhline(plateau_mV, color="tab:green", ls="--", lw=0.8)
+            inset.set_ylim(*ax.get_ylim())
+            inset.set_xlabel("s", fontsize="x-small", labelpad=1)
+            inset.tick_params(labelsize="x-small")
+            inset.set_title(f"first {t_end:.0f} s", fontsize="x-small")
     ax.set_xlabel("time in the plate step / s")
     ax.set_ylabel("voltage / mV")
     ax.legend()
@@ -326,7 +396,7 @@ def fig_rate(data: RunData, results: Results, path: Path) -> Path | None:
 #: analysis kind → (file name, figure); the EIS figures of every kind are :mod:`.eis`'s.
 KIND_FIGURES: dict[str, list[tuple[str, Figure]]] = {
     "arrhenius": [("arrhenius.png", fig_arrhenius)],
-    "li-cu-ce": [("ce_trace.png", fig_li_cu_ce)],
+    "li-cu-ce": [("ce_trace.png", fig_li_cu_ce), ("li_cu_cycles.png", fig_li_cu_cycles)],
     "ccd": [("ccd.png", fig_ccd)],
     "li-li-cycling": [("overpotential.png", fig_li_li)],
     "nucleation": [("nucleation.png", fig_nucleation)],
