@@ -107,7 +107,8 @@ def test_eis_figures_label_spectra_by_temperature_and_zoom_on_r_b(
         assert results["activation_energy_eV"].source["form"] == "sigma"
         other = reanalyse(store, run_id, options={"form": "sigma_T"}).results
         assert other["activation_energy_eV"].source["form"] == "sigma_T"
-        assert sigma is not None and other["activation_energy_eV"].value > sigma
+        other_ea = other["activation_energy_eV"].value
+        assert sigma is not None and other_ea is not None and other_ea > sigma
         assert store.results(run_id)["activation_energy_eV"].source["form"] == "sigma_T"
     finally:
         store.close()
