@@ -160,6 +160,14 @@ def fig_eis(data: RunData, results: Results, kind: Any, path: Path) -> Path | No
     _equal(zoom, spectra, _zoom_limit(spectra))
     mod.set_xlabel("f / Hz")
     mod.set_ylabel("|Z| / Ω")
+    lo, hi = mod.get_ylim()
+    if hi < 100 * lo:  # under two decades: plain numbers, not 6×10¹ on minor ticks
+        from matplotlib.ticker import ScalarFormatter
+
+        for axis_formatter in (mod.yaxis.set_major_formatter, mod.yaxis.set_minor_formatter):
+            plain = ScalarFormatter()
+            plain.set_scientific(False)
+            axis_formatter(plain)
     mod.set_title("(c) Bode modulus", fontsize="medium")
     phase.set_xlabel("f / Hz")
     phase.set_ylabel("−phase / °")
@@ -197,18 +205,33 @@ def _equal(ax: Any, spectra: list[Spectrum], x_max: float | None) -> None:
     ax.set_aspect("equal", adjustable="box")
 
 
-def fig_kk(results: Results, path: Path) -> Path | None:
-    """Lin-KK residuals of every spectrum, real and imaginary, against frequency."""
+def _kk_rows(spectra: list[Spectrum]) -> list[dict[str, Any]]:
+    """Lin-KK of spectra no analysis checked (an imported file): computed for the figure."""
+    from cyclerctl.analysis.kk import check_or_none
+
+    rows = []
+    for s in spectra:
+        check = check_or_none(s.f, s.Z)
+        if check is not None:
+            rows.append({"label": s.label, **check.as_data()})
+    return rows
+
+
+def fig_kk(data: RunData, results: Results, kind: Any, path: Path) -> Path | None:
+    """Lin-KK residuals of every spectrum, real and imaginary, against frequency (the
+    stored ``kk_check``, else computed here for the run's spectra)."""
     from cyclerctl.analysis.kk import MAX_RESIDUAL
 
-    table = results.get("kk_check")
-    if table is None or not isinstance(table.data, list) or not table.data:
+    stored = results.get("kk_check")
+    rows = stored.data if stored is not None and isinstance(stored.data, list) else None
+    rows = rows or _kk_rows(spectra_of(data, results, kind))
+    if not rows:
         return None
     plt = pyplot()
     fig, (ax_re, ax_im) = plt.subplots(2, 1, figsize=FIGSIZE_PANELS, sharex=True)
-    n = len(table.data)
+    n = len(rows)
     cmap = plt.get_cmap("coolwarm" if n > 2 else "tab10")
-    for i, row in enumerate(table.data):
+    for i, row in enumerate(rows):
         c = cmap(i / max(1, n - 1)) if n > 2 else cmap(i)
         f = np.asarray(row["f_Hz"], dtype=float)
         label = f"{row['label']}: M={row['elements']}, max {row['max_abs_residual']:.2%}" + (
@@ -251,6 +274,6 @@ def eis_figures(data: RunData, results: Results, kind: Any, out: Path) -> list[P
         return []
     return [
         fig_eis(data, results, kind, out / "nyquist.png"),
-        fig_kk(results, out / "kk.png"),
+        fig_kk(data, results, kind, out / "kk.png"),
         fig_drt(results, out / "drt.png"),
     ]
