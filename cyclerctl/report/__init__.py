@@ -114,7 +114,7 @@ def write_report(store: Store, run_id: int, out_dir: str | Path) -> Path:
     kind = run.analysis.get("kind")
     figures = [fig_vi(data, out / "vi.png")]
     if kind in CYCLING_KINDS or run.protocol_name.startswith("import:"):
-        figures += cycle_figures(data, out)
+        figures += cycle_figures(data, out, differential=kind != "li-li-cycling")
     figures += eis_figures(data, results, kind, out)
     figures += kind_figures(kind, data, results, out)
     shown = [p for p in figures if p is not None]

@@ -42,8 +42,7 @@ def _capacity_axis(rows: list[dict[str, Any]]) -> tuple[str, str]:
     return "_mAh", "capacity / mAh"
 
 
-def fig_capacity(data: RunData, path: Path) -> Path | None:
-    rows, meta = cycle_rows(data)
+def fig_capacity(rows: list[dict[str, Any]], meta: dict[str, Any], path: Path) -> Path | None:
     if not rows:
         return None
     suffix, label = _capacity_axis(rows)
@@ -56,9 +55,10 @@ def fig_capacity(data: RunData, path: Path) -> Path | None:
     fig, (ax, ax_ce) = plt.subplots(
         2, 1, figsize=FIGSIZE, sharex=True, gridspec_kw={"height_ratios": [2, 1]}
     )
-    marker = dict(ms=5 if n.size <= 60 else 2.5)
-    ax.plot(n, q_out, "o-", color="tab:blue", lw=1, label="discharge", **marker)
-    ax.plot(n, q_in, "o-", color="tab:red", lw=1, mfc="white", label="charge", **marker)
+    # many cycles: markers only, lines between 500 points hide them
+    marker = dict(ms=5, ls="-") if n.size <= 60 else dict(ms=3, ls="none")
+    ax.plot(n, q_out, "o", color="tab:blue", lw=1, label="discharge", **marker)
+    ax.plot(n, q_in, "o", color="tab:red", lw=1, mfc="white", label="charge", **marker)
     formation = meta["formation_cycles"]
     for a in (ax, ax_ce):
         if formation:
@@ -78,7 +78,7 @@ def fig_capacity(data: RunData, path: Path) -> Path | None:
         f"{'formation shaded' if formation else 'no formation cycles'})",
         fontsize="medium",
     )
-    ax_ce.plot(n, 100 * ce, "s-", color="tab:green", lw=1, **marker)
+    ax_ce.plot(n, 100 * ce, "s", color="tab:green", lw=1, **marker)
     ax_ce.axhline(100, color="0.5", lw=0.8)
     finite = ce[np.isfinite(ce)]
     if finite.size:
@@ -170,18 +170,24 @@ def _tex(unit: str) -> str:
     return unit.replace("-1", "$^{-1}$")
 
 
-def cycle_figures(data: RunData, out: Path) -> list[Path | None]:
-    """capacity.png, profiles.png, dqdv.png (and dqdv.csv) for a cycling run."""
+def cycle_figures(data: RunData, out: Path, *, differential: bool = True) -> list[Path | None]:
+    """capacity.png, profiles.png and (with ``differential``) dqdv.png and dqdv.csv.
+
+    A symmetric Li‖Li cell has no electrode whose dQ/dV means anything: its report asks
+    for ``differential=False``.
+    """
     from cyclerctl.export.cycles import write_differential_capacity
 
     rows, meta = cycle_rows(data)
     curves = _curves(data, chosen_cycles(rows, meta["reference_cycle"]))
-    if curves:
+    if curves and differential:
         write_differential_capacity(curves, out / "dqdv.csv")
     return [
-        fig_capacity(data, out / "capacity.png"),
+        fig_capacity(rows, meta, out / "capacity.png"),
         fig_profiles(data, out / "profiles.png", curves, meta["formation_cycles"]),
-        fig_dqdv(data, out / "dqdv.png", curves, meta["formation_cycles"]),
+        fig_dqdv(data, out / "dqdv.png", curves, meta["formation_cycles"])
+        if differential
+        else None,
     ]
 
 
