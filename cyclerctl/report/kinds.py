@@ -327,11 +327,21 @@ def fig_bruce_vincent_hold(data: RunData, results: Results, path: Path) -> Path 
     I0, Is = _value(results, "I0_A"), _value(results, "Is_A")
     if I0 is not None:
         ax.plot([0.0], [I0 * 1e6], "ro", label=f"I0 = {I0 * 1e6:.3g} µA")
+    expected = _value(results, "I0_expected_A")
+    if expected is not None:
+        ax.plot([0.0], [expected * 1e6], "kx", ms=9,
+                label=f"ΔV/(R_b + R0) = {expected * 1e6:.3g} µA")  # fmt: skip
     if Is is not None:
         ax.axhline(Is * 1e6, color="tab:green", ls="--", label=f"Is = {Is * 1e6:.3g} µA")
     t_plus = _value(results, "transference_number")
     title = "Bruce–Vincent polarisation"
-    ax.set_title(f"{title}: t+ = {t_plus:.3f}" if t_plus is not None else title)
+    flags = _source(results, "transference_number").get("flags") or []
+    if t_plus is not None:
+        title = f"{title}: t+ = {t_plus:.3f}" + (" (flagged, see results)" if flags else "")
+    missing = results.get("transference_number_missing_reason")
+    if missing is not None:
+        title += ": t+ withheld (fit gate)"
+    ax.set_title(title)
     ax.set_xlabel("time in the hold / min")
     ax.set_ylabel("|I| / µA")
     ax.legend()
