@@ -131,12 +131,12 @@ def nest(items: list[Item], where: str, what: str) -> list[StepTable]:
                     f"{where}: loops {a[0]}–{a[1]} and {b[0]}–{b[1]} overlap without nesting"
                 )
 
-    def build(lo: int, hi: int) -> list[StepTable]:
+    def build(lo: int, hi: int, inside: tuple[int, int] | None = None) -> list[StepTable]:
         out: list[StepTable] = []
         k = lo
         while k <= hi:
-            # the widest loop starting at k that ends inside [k, hi]
-            own = [s for s in spans if s[0] == k and s[1] <= hi and (s[0], s[1]) != (lo, hi)]
+            # the widest loop starting at k that ends inside [k, hi] (not the one we are in)
+            own = [s for s in spans if s[0] == k and s[1] <= hi and (s[0], s[1]) != inside]
             if own:
                 start, end, count = max(own, key=lambda s: s[1])
                 body = build_inner(start, end)
@@ -156,7 +156,7 @@ def nest(items: list[Item], where: str, what: str) -> list[StepTable]:
 
     def build_inner(start: int, end: int) -> list[StepTable]:
         # the same span may hold a narrower loop starting at `start`
-        inner = build(start, end)
+        inner = build(start, end, (start, end))
         if not inner:
             raise ProtocolIOError(f"{where}: the loop over {what} {start}-{end} has no steps")
         return inner
