@@ -113,9 +113,10 @@ def import_mps(data: bytes | str, source: str) -> Draft:
     return draft
 
 
-def nest(items: list[Item], where: str, what: str) -> list[StepTable]:
+def nest(items: list[Item], where: str, what: str, first: int = 0) -> list[StepTable]:
     """Items in order, each backward jump wrapped as a loop (nested loops nest; loops that
-    overlap without nesting cannot be written as loops and are refused)."""
+    overlap without nesting cannot be written as loops and are refused). Loops are named
+    by their items' numbers, counted from ``first``."""
     spans = [
         (item.goto, k, item.repeat + 1)
         for k, item in enumerate(items)
@@ -143,7 +144,7 @@ def nest(items: list[Item], where: str, what: str) -> list[StepTable]:
                 out.append(
                     {
                         "type": "loop",
-                        "name": f"{what} {start}-{end}",
+                        "name": f"{what} {start + first}-{end + first}",
                         "count": count,
                         "steps": body,
                     }
