@@ -77,9 +77,7 @@ def export_protocol(plan: Plan, fmt: str) -> str | bytes:
         from .pybamm_experiment import experiment_source
 
         return experiment_source(plan)
-    raise ProtocolIOError(
-        f"unknown format {fmt!r}; the formats are: {', '.join(EXPORT_FORMATS)}"
-    )
+    raise ProtocolIOError(f"unknown format {fmt!r}; the formats are: {', '.join(EXPORT_FORMATS)}")
 
 
 __all__ = [

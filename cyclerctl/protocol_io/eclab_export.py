@@ -20,7 +20,7 @@ Loops over a variable (ramps) are unrolled (see :mod:`.flatten`).
 
 from __future__ import annotations
 
-from cyclerctl.plan import Loop, Node, Plan, Step
+from cyclerctl.plan import ConditionKind, EndCondition, Loop, Node, Plan, Step
 
 from .eclab_text import format_duration, row, scaled
 from .errors import ProtocolIOError
@@ -140,11 +140,9 @@ def _step(step: Step) -> list[Sequence]:
         return [{"ctrl_type": "CV", **_voltage(step), **_limits(step, step.ends), **record}]
     if step.kind == "cccv":
         assert isinstance(step.current_A, float) and isinstance(step.voltage_V, float)
-        switch = "voltage_above" if step.current_A > 0 else "voltage_below"
+        switch: ConditionKind = "voltage_above" if step.current_A > 0 else "voltage_below"
         caps = tuple(c for c in step.ends if c.kind in ("time", "charge"))
         cv_ends = tuple(c for c in step.ends if c.kind != switch)
-        from cyclerctl.plan import EndCondition
-
         cc_ends = (EndCondition(switch, step.voltage_V), *caps)
         return [
             {"ctrl_type": "CC", **_current(step), **_limits(step, cc_ends), **record},
@@ -217,13 +215,11 @@ def _voltage(step: Step) -> Sequence:
     }
 
 
-def _limits(step: Step, ends: tuple[object, ...]) -> Sequence:
-    from cyclerctl.plan import EndCondition
-
+def _limits(step: Step, ends: tuple[EndCondition, ...]) -> Sequence:
     out: Sequence = {}
     n = 0
     for c in ends:
-        assert isinstance(c, EndCondition) and isinstance(c.value, float)
+        assert isinstance(c.value, float)
         if c.kind == "time":
             kind, comp, (value, unit) = "Time", ">", (f"{c.value:.3f}", "s")
         elif c.kind in ("voltage_above", "voltage_below"):

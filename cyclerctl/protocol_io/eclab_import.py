@@ -302,7 +302,9 @@ def _gcpl(t: Technique, where: _Where) -> list[Item]:
             until["time"] = seconds(t1)
             record = _record(_opt(t, "dt1 (s)", ns, where), _mv(_opt(t, "dE1 (mV)", ns, where)))
             steps.append(
-                _step("cc", f"{name} {direction}", current=amps(current), until=until, record=record)
+                _step(
+                    "cc", f"{name} {direction}", current=amps(current), until=until, record=record
+                )
             )
             if tM > 0:
                 if em is None:
@@ -377,7 +379,9 @@ def _cp(t: Technique, where: _Where) -> list[Item]:
         duration = _dur(t, ("ts (h:m:s)",), ns, where)
         record = _record(_opt(t, "dts (s)", ns, where), _mv(_opt(t, "dEs (mV)", ns, where)))
         if current == 0:
-            step = _step("rest", f"CP Ns {ns} rest", until={"time": seconds(duration)}, record=record)
+            step = _step(
+                "rest", f"CP Ns {ns} rest", until={"time": seconds(duration)}, record=record
+            )
         else:
             until: dict[str, Any] = {}
             em = _opt(t, "EM (V)", ns, where)
@@ -759,9 +763,7 @@ def cell_hints(settings: Settings, name: str, source: str) -> str:
         else:
             lines.append(f'active_mass = "{number(mass_g * 1e3)} mg"  # Characteristic mass')
     capacity = settings.header_value("Battery capacity")
-    capacity_mAh = _header_quantity(
-        capacity, {"A.h": 1e3, "mA.h": 1.0, "µA.h": 1e-3, "uA.h": 1e-3}
-    )
+    capacity_mAh = _header_quantity(capacity, {"A.h": 1e3, "mA.h": 1.0, "µA.h": 1e-3, "uA.h": 1e-3})
     if capacity_mAh:
         lines.append(f'nominal_capacity = "{number(capacity_mAh)} mAh"  # Battery capacity')
     else:

@@ -22,7 +22,9 @@ def without_ramps(nodes: tuple[Node, ...]) -> Flat:
     return Flat(_unroll(nodes, {}, notes), notes)
 
 
-def _unroll(nodes: tuple[Node, ...], bound: Mapping[str, float], notes: list[str]) -> tuple[Node, ...]:
+def _unroll(
+    nodes: tuple[Node, ...], bound: Mapping[str, float], notes: list[str]
+) -> tuple[Node, ...]:
     out: list[Node] = []
     for node in nodes:
         if isinstance(node, Loop):

@@ -180,7 +180,9 @@ def import_neware(data: bytes | str, source: str) -> Draft:
             count = element.find("./Limit/Other/Cycle_Count")
             if start is None or count is None:
                 raise ProtocolIOError(f"{where}: a CYCLE step needs Start_Step and Cycle_Count")
-            items.append((step_id, None, (int(start.get("Value", "0")), int(count.get("Value", "0")))))
+            items.append(
+                (step_id, None, (int(start.get("Value", "0")), int(count.get("Value", "0"))))
+            )
             continue
         try:
             part = sf.parse_part(element, whole_record)

@@ -35,7 +35,9 @@ def import_unicycler(data: bytes | str, source: str) -> Draft:
         raise ProtocolIOError(f"{source}: not an aurora-unicycler protocol (no 'method' list)")
     method: list[dict[str, Any]] = doc["method"]
     tags = {
-        step.get("tag"): k for k, step in enumerate(method) if isinstance(step, dict) and step.get("step") == "tag"
+        step.get("tag"): k
+        for k, step in enumerate(method)
+        if isinstance(step, dict) and step.get("step") == "tag"
     }
     items: list[Item] = []
     for k, step in enumerate(method):

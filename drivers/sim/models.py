@@ -20,7 +20,7 @@ MODELS: dict[str, Callable[[CellSummary], CellModel]] = {
     li_li.NAME: li_li.li_li,
     li_cu.NAME: li_cu.li_cu,
     lco.NAME: lco.lco_li,
-    "pybamm": lambda cell: __import__(f"{__package__}.pybamm_model", fromlist=["x"]).pybamm_cell(cell),
+    "pybamm": lambda cell: __import__(f"{__package__}.pybamm_model", fromlist=["_"]).build(cell),
 }
 
 

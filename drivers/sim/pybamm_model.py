@@ -46,7 +46,9 @@ class _Noise:
     seed: int
 
 
-def pybamm_cell(cell: CellSummary) -> PybammCell:
+def build(cell: CellSummary) -> PybammCell:
+    """The model for one cell (imported only when a cell file asks for it: PyBaMM is an
+    optional extra and takes seconds to import)."""
     return PybammCell(cell)
 
 

@@ -257,7 +257,10 @@ def test_every_technique_reads_as_its_steps(tmp_path: Path) -> None:
     ("technique", "message"),
     [
         (
-            ("Galvanostatic Cycling with Potential Limitation", [("Ns", ["0"]), ("Set I/C", ["C"])]),
+            (
+                "Galvanostatic Cycling with Potential Limitation",
+                [("Ns", ["0"]), ("Set I/C", ["C"])],
+            ),
             "technique 1 (Galvanostatic Cycling with Potential Limitation), Ns 0, field 'Set I/C'",
         ),
         (

@@ -35,7 +35,7 @@ def test_pybamm_parses_the_experiment() -> None:
     pytest.importorskip("pybamm", reason="PyBaMM is the optional extra cyclerctl[pybamm]")
     plan = load_plan("ncm622-cycling", "ncm622-coin", {"cycles": "3"})
     namespace: dict[str, object] = {}
-    exec(str(export_protocol(plan, "pybamm")), namespace)  # noqa: S102 - our own output
+    exec(str(export_protocol(plan, "pybamm")), namespace)
     experiment = namespace["experiment"]()  # type: ignore[operator]
     assert len(experiment.cycles) == 5
     first = experiment.steps[0]

@@ -59,7 +59,10 @@ def test_their_test_protocol_reads_as_the_same_steps_and_loops() -> None:
 def test_what_has_no_equivalent_is_refused(
     change: dict[str, object], message: str, tmp_path: Path
 ) -> None:
-    doc = {"record": {"time_s": 10}, "method": [{"step": "open_circuit_voltage", "until_time_s": 60}, change]}
+    doc = {
+        "record": {"time_s": 10},
+        "method": [{"step": "open_circuit_voltage", "until_time_s": 60}, change],
+    }
     path = tmp_path / "p.json"
     path.write_text(json.dumps(doc))
     with pytest.raises(ProtocolIOError, match=message):

@@ -12,8 +12,8 @@ import pytest
 
 pytest.importorskip("pybamm", reason="PyBaMM is the optional extra cyclerctl[pybamm]")
 
-from cyclerctl.drivers.sim import build_cell_model  # noqa: E402
-from cyclerctl.protocol.compiler import load_cell  # noqa: E402
+from cyclerctl.drivers.sim import build_cell_model
+from cyclerctl.protocol.compiler import load_cell
 
 
 def test_holds_are_pure_and_commit_moves_the_cell() -> None:
@@ -32,7 +32,9 @@ def test_holds_are_pure_and_commit_moves_the_cell() -> None:
     assert held.current_A[0] > held.current_A[2] > 0  # a CV charge's current decays
 
 
-def test_the_cycling_protocol_runs_on_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_cycling_protocol_runs_on_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from cyclerctl.cli import main
 
     url = f"sqlite:///{tmp_path / 'runs.db'}"
