@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cyclerctl.plan import Plan
+from cyclerctl.plan import Loop, Plan
 
 from .draft import Draft, render_toml
 from .errors import ProtocolIOError
@@ -65,18 +65,26 @@ def read_draft(path: str | Path) -> Draft:
 def export_protocol(plan: Plan, fmt: str) -> str | bytes:
     """``plan`` as a file of format ``fmt`` (a key of :data:`EXPORT_FORMATS`): ``bytes``
     for ``mps`` (EC-Lab reads the Windows code page), text otherwise."""
+    return export_protocol_with_notes(plan, fmt)[0]
+
+
+def export_protocol_with_notes(plan: Plan, fmt: str) -> tuple[str | bytes, list[str]]:
+    """As :func:`export_protocol`, with what was changed to fit the format (loops over a
+    variable unrolled …), one sentence each, for the CLI to print on stderr."""
     if fmt == "mps":
-        from .eclab_export import export_mps
+        from .eclab_export import export_mps_with_notes
 
-        return export_mps(plan).encode("cp1252")
+        text, notes = export_mps_with_notes(plan)
+        return text.encode("cp1252"), notes
     if fmt == "neware-xml":
-        from .neware_io import export_neware
+        from .neware_io import export_neware_with_notes
 
-        return export_neware(plan)
+        return export_neware_with_notes(plan)
     if fmt == "pybamm":
         from .pybamm_experiment import experiment_source
 
-        return experiment_source(plan)
+        looped = any(isinstance(node, Loop) for node in plan.body)
+        return experiment_source(plan), ["loops unrolled into PyBaMM cycles"] if looped else []
     raise ProtocolIOError(f"unknown format {fmt!r}; the formats are: {', '.join(EXPORT_FORMATS)}")
 
 
@@ -85,5 +93,6 @@ __all__ = [
     "IMPORT_SUFFIXES",
     "ProtocolIOError",
     "export_protocol",
+    "export_protocol_with_notes",
     "import_protocol",
 ]

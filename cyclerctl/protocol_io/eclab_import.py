@@ -188,6 +188,14 @@ def _opt(t: Technique, label: str, ns: int, where: _Where) -> float | None:
     return None if number_ == 0 else number_
 
 
+def _limit_V(t: Technique, label: str, ns: int, where: _Where) -> float | None:
+    """A potential limit: ``pass`` is none, any number (0 V too) is a limit."""
+    value = t.get(label, ns)
+    if value is None or value.lower() in ("pass", ""):
+        return None
+    return parse_number(value, where(ns, label))
+
+
 def _dur(t: Technique, labels: tuple[str, ...], ns: int, where: _Where) -> float:
     for label in labels:
         value = t.get(label, ns)
@@ -291,7 +299,7 @@ def _gcpl(t: Technique, where: _Where) -> list[Item]:
         if t1 > 0 and current != 0:
             direction = "charge" if current > 0 else "discharge"
             until: dict[str, Any] = {}
-            em = _opt(t, "EM (V)", ns, where)
+            em = _limit_V(t, "EM (V)", ns, where)
             if em is not None:
                 until["voltage_above" if current > 0 else "voltage_below"] = volts(em)
             dqm = _opt(t, "dQM", ns, where)
@@ -384,7 +392,7 @@ def _cp(t: Technique, where: _Where) -> list[Item]:
             )
         else:
             until: dict[str, Any] = {}
-            em = _opt(t, "EM (V)", ns, where)
+            em = _limit_V(t, "EM (V)", ns, where)
             if em is not None:
                 until["voltage_above" if current > 0 else "voltage_below"] = volts(em)
             dqm = _opt(t, "dQM", ns, where)
