@@ -230,7 +230,7 @@ def _record(every_s: float | None, dV: float | None = None) -> dict[str, str]:
     if every_s:
         record["every"] = seconds(every_s)
     if dV:
-        record["voltage_change"] = volts(dV)
+        record["voltage_change"] = f"{number(dV * 1e3)} mV"
     return record
 
 
