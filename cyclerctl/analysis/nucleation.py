@@ -12,6 +12,15 @@ the voltage is flat):
 
 Both windows are fractions of the step's duration and may be set as ``[analysis]``
 options. The step is the one named "plate".
+
+The plateau is the cell voltage under current, so it *includes* the ohmic (IR) drop of
+electrolyte, SEI and contacts; the nucleation overpotential (a difference of two voltages at
+the same current) does not. ``plateau_overpotential_ir_corrected_mV`` = |V_plateau| − |I| R
+removes it, with R the ``[analysis]`` option ``series_resistance`` (e.g. the high-frequency
+intercept of an EIS of the cell), else the current-interrupt jump at the end of the plate
+step, R = |ΔV|/|I| between its last point and the first point after it (Li on Cu has no
+other fast process at open circuit). Without either, ``ir_correction_missing_reason``
+says what is needed.
 """
 
 from __future__ import annotations
@@ -22,10 +31,10 @@ from typing import Any
 
 import numpy as np
 
-from cyclerctl.analysis.run import RunData, seq_range, step_samples, steps_named
-from cyclerctl.store import Result
+from cyclerctl.analysis.run import RunData, quantity, seq_range, step_samples, steps_named
+from cyclerctl.store import Result, StepRecord
 
-ANALYSIS_VERSION = "nucleation/1"
+ANALYSIS_VERSION = "nucleation/2"
 DIP_WINDOW = 0.2
 PLATEAU_WINDOW = (0.2, 0.6)
 
@@ -84,11 +93,54 @@ def analyse_nucleation(run: RunData) -> dict[str, Result]:
         "dip_window": dip_window,
         "plateau_window": list(plateau_window),
     }
-    return {
+    results = {
         "nucleation_overpotential_mV": Result(
             value=found.nucleation_overpotential_mV, unit="mV", source=source
         ),
         "plateau_overpotential_mV": Result(
-            value=found.plateau_overpotential_mV, unit="mV", source=source
+            value=found.plateau_overpotential_mV,
+            unit="mV",
+            source={**source, "includes": "the IR drop (cell voltage under current)"},
         ),
     }
+    lo, hi = plateau_window
+    rel = (rows["t"] - rows["t"][0]) / max(float(rows["t"][-1] - rows["t"][0]), 1e-12)
+    flat = (rel >= lo) & (rel <= hi)
+    current = float(np.median(np.abs(rows["I"][flat])))
+    R, how = series_resistance(run, step)
+    if R is None:
+        results["ir_correction_missing_reason"] = Result(value=None, data=how, source=source)
+        return results
+    corrected = found.plateau_overpotential_mV - current * R * 1e3
+    results["plateau_overpotential_ir_corrected_mV"] = Result(
+        value=corrected,
+        unit="mV",
+        source={
+            **source,
+            "series_resistance_ohm": R,
+            "resistance_from": how,
+            "current_A": current,
+            "ir_drop_mV": current * R * 1e3,
+        },
+    )
+    return results
+
+
+def series_resistance(run: RunData, plate: StepRecord) -> tuple[float | None, str]:
+    """R for the IR correction and where it came from (None and what is missing)."""
+    R = quantity(run, "series_resistance", "resistance")
+    if R is not None:
+        return R, "[analysis] series_resistance"
+    later = [s for s in run.steps if s.step > plate.step]
+    rows = step_samples(run, plate)
+    if later and rows.size:
+        after = step_samples(run, later[0])
+        if after.size:
+            dI = abs(float(rows["I"][-1]) - float(after["I"][0]))
+            if dI > 0:
+                dV = abs(float(after["V"][0]) - float(rows["V"][-1]))
+                return dV / dI, f"current interrupt at the end of step {plate.step}"
+    return None, (
+        "no series resistance: set [analysis] series_resistance (e.g. the EIS high-frequency "
+        "intercept) or follow the plate with a rest (current interrupt)"
+    )

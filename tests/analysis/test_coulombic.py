@@ -101,3 +101,23 @@ def test_incomplete_tests_leave_ce_avg_out(kwargs: dict[str, Any], words: str) -
 
 def test_formula() -> None:
     assert average_ce(Qt=5.0, Qs=4.0, n=10, Qc=0.5) == pytest.approx(9.0 / 10.0)
+
+
+def test_per_cycle_table() -> None:
+    results = analyse(li_cu_run()).results
+    table = results["li_cu_cycles"].data
+    assert [row["cycle"] for row in table] == list(range(1, N + 1))
+    for row in table:
+        # the currents carry 0.3 % noise, so do the charges
+        assert row["strip_mAh"] == pytest.approx(0.5 * MAH_CM2 * 1e3, rel=0.003)
+        assert row["strip_plate_ratio"] == pytest.approx(1.0, rel=0.003)
+        assert row["strip_overpotential_mV"] == pytest.approx(20.0)  # |V| = 20 mV
+        assert row["plate_overpotential_mV"] == pytest.approx(20.0)
+    assert results["conditioning_ce"].value == pytest.approx(0.95, rel=0.003)
+
+
+def test_per_cycle_table_shows_where_the_reservoir_ran_out() -> None:
+    table = analyse(li_cu_run(reservoir_out_in_cycle=4)).results["li_cu_cycles"].data
+    row = table[3]
+    assert row["strip_end_reason"] == "limit:voltage"
+    assert row["strip_plate_ratio"] == pytest.approx(0.3, rel=0.003)
