@@ -1,0 +1,535 @@
+"""Import cycler files and folders into the Store: one completed run per run in a file.
+
+``import_paths(store, paths, cell, …)`` is what ``cyclerctl import`` runs. Each file is
+read by the reader the registry picks and written by :meth:`Store.import_run` in one
+transaction, chunk by chunk, so a bad or interrupted file leaves no partial run and memory
+stays bounded. A file whose bytes (sha256) were imported before is a no-op that names the
+existing run(s), unless ``force``. A folder is walked recursively; files no reader takes
+are skipped; a file that fails is reported and the walk goes on.
+
+Steps and cycles come from the file's own structure: a step is a stretch of records with
+one value of the file's step counter; its number in the tester's program (``plan_index``),
+its type (the vendor's name, in the step's ``name``; a lab kind: cc, cv, cccv, rest, other)
+and its cycle are the file's. Per step, charge_Ah/discharge_Ah are the largest charge and
+discharge the file's own within-step capacity reaches (the vendors' per-step capacity).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from cyclerctl.plan import CellSummary, Plan, RecordCriteria
+from cyclerctl.readers.base import ImportedRun, Reader, ReadError
+from cyclerctl.readers.registry import claims, reader_for
+from cyclerctl.store import SAMPLE_ROW_DTYPE, EventRecord, StepRecord, Store
+
+__all__ = [
+    "ImportOutcome",
+    "ImportSummary",
+    "Progress",
+    "exit_code",
+    "import_file",
+    "import_paths",
+    "outcome_json",
+    "render_progress",
+    "render_summary",
+    "step_kind",
+]
+
+AH_PER_C = 1.0 / 3600.0
+
+
+@dataclass
+class ImportOutcome:
+    """What became of one file: ``status`` is imported, already (there) or failed."""
+
+    path: Path
+    status: str
+    run_ids: list[int] = field(default_factory=list)
+    records: int = 0
+    cycles: int = 0
+    vendor: str = ""
+    reason: str = ""
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        values = dataclasses.asdict(self)
+        values["path"] = str(self.path)
+        return values
+
+
+@dataclass
+class ImportSummary:
+    outcomes: list[ImportOutcome] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)  # in folders, taken by no reader
+    seconds: float = 0.0
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def records(self) -> int:
+        return sum(o.records for o in self.outcomes if o.status == "imported")
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every file was imported or already there, 1 when any failed."""
+        return 1 if self.count("failed") else 0
+
+
+def exit_code(summary: ImportSummary) -> int:
+    """The CLI's exit code (2, bad arguments, is the CLI's own: no paths, no such path)."""
+    return summary.exit_code
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a folder import is: files done of total, records so far, the file now."""
+
+    files_done: int
+    files_total: int
+    records: int
+    elapsed_s: float
+    current: str = ""
+
+    @property
+    def rate(self) -> float:
+        """Records per second so far."""
+        return self.records / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+
+# -- files -----------------------------------------------------------------------------
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def expand(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path]]:
+    """(files to import, skipped files): folders walked recursively in name order; in a
+    folder only files some reader takes; a file named outright is always tried."""
+    files: list[Path] = []
+    skipped: list[Path] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            for found in sorted(p for p in path.rglob("*") if p.is_file()):
+                (files if claims(found) is not None else skipped).append(found)
+        else:
+            files.append(path)
+    return files, skipped
+
+
+def step_kind(step_type: str) -> str:
+    """The lab's kind of a vendor step type (Neware CCCV_Chg → cccv, Rest → rest…)."""
+    name = step_type.lower().replace(" ", "_")
+    if any(w in name for w in ("rest", "ocv", "pause", "open")):
+        return "rest"
+    if any(w in name for w in ("cccv", "cpcv", "crcv")):
+        return "cccv"
+    if name.startswith("cv") or "_cv" in name:
+        return "cv"
+    if any(w in name for w in ("cc", "chg", "charge", "discharge")):
+        return "cc"
+    return "other"
+
+
+class _Steps:
+    """Builds StepRecords while records stream past, chunk by chunk."""
+
+    def __init__(self, step_types: Sequence[str]) -> None:
+        self.step_types = step_types
+        self.records: list[StepRecord] = []
+        self.open: dict[str, Any] | None = None
+        self.last_count: int | None = None
+        self.ordinal = 0
+        self.seq = 0
+        self.cycles: set[int] = set()
+
+    def feed(self, block: NDArray[np.void]) -> NDArray[np.void]:
+        """The block as SAMPLE_ROW_DTYPE rows; the steps it closes are recorded."""
+        n = len(block)
+        counts = block["step_count"]
+        prev = np.empty(n, dtype=np.int64)
+        prev[0] = counts[0] if self.last_count is None else self.last_count
+        prev[1:] = counts[:-1]
+        new = counts != prev
+        if self.last_count is None:
+            new[0] = True
+        ordinal = self.ordinal + np.cumsum(new, dtype=np.int64)
+        rows = np.empty(n, dtype=SAMPLE_ROW_DTYPE)
+        rows["seq"] = np.arange(self.seq + 1, self.seq + n + 1)
+        for name in ("t", "V", "I", "Q", "T"):
+            rows[name] = block[name]
+        rows["step"] = ordinal
+        rows["cycle"] = block["cycle"]
+        self.cycles.update(np.unique(block["cycle"]).tolist())
+
+        # per-step reductions over this chunk's pieces
+        starts = np.flatnonzero(np.concatenate(([True], ordinal[1:] != ordinal[:-1])))
+        q = block["Q"]
+        e = block["E"]
+        dq = np.diff(q, prepend=0.0)
+        dq[starts] = q[starts]  # Q restarts at each step: its first point's Q is all so far
+        if self.open is not None and not new[0]:
+            dq[0] = q[0] - self.open["q_last"]
+        de = block["V"] * dq
+        q_max = np.maximum.reduceat(q, starts)
+        q_min = np.minimum.reduceat(q, starts)
+        e_ok = np.isfinite(e)
+        e_max = np.maximum.reduceat(np.where(e_ok, e, -np.inf), starts)
+        e_min = np.minimum.reduceat(np.where(e_ok, e, np.inf), starts)
+        de_pos = np.add.reduceat(np.where(de > 0, de, 0.0), starts)
+        de_neg = np.add.reduceat(np.where(de < 0, -de, 0.0), starts)
+        ends = np.append(starts[1:], n) - 1
+        for k, (a, b) in enumerate(zip(starts, ends, strict=True)):
+            piece = {
+                "q_max": float(q_max[k]),
+                "q_min": float(q_min[k]),
+                "e_max": float(e_max[k]),
+                "e_min": float(e_min[k]),
+                "de_pos": float(de_pos[k]),
+                "de_neg": float(de_neg[k]),
+                "t_end": float(block["t"][b]),
+                "last_seq": int(rows["seq"][b]),
+                "q_last": float(q[b]),
+            }
+            if k == 0 and self.open is not None and not new[0]:
+                self._merge(self.open, piece)
+                continue
+            if self.open is not None:
+                self._close(self.open)
+            self.open = {
+                **piece,
+                "step": int(ordinal[a]),
+                "plan_index": int(block["step_index"][a]),
+                "type": int(block["step_type"][a]),
+                "cycle": int(block["cycle"][a]),
+                "t_start": float(block["t"][a]),
+                "first_seq": int(rows["seq"][a]),
+            }
+        self.last_count = int(counts[-1])
+        self.ordinal = int(ordinal[-1])
+        self.seq += n
+        return rows
+
+    @staticmethod
+    def _merge(open_: dict[str, Any], piece: dict[str, Any]) -> None:
+        open_["q_max"] = max(open_["q_max"], piece["q_max"])
+        open_["q_min"] = min(open_["q_min"], piece["q_min"])
+        open_["e_max"] = max(open_["e_max"], piece["e_max"])
+        open_["e_min"] = min(open_["e_min"], piece["e_min"])
+        open_["de_pos"] += piece["de_pos"]
+        open_["de_neg"] += piece["de_neg"]
+        for key in ("t_end", "last_seq", "q_last"):
+            open_[key] = piece[key]
+
+    def _close(self, s: dict[str, Any]) -> None:
+        code = s["type"]
+        vendor_type = self.step_types[code] if 0 <= code < len(self.step_types) else str(code)
+        has_e = np.isfinite(s["e_max"]) and np.isfinite(s["e_min"])
+        charge_Wh = max(s["e_max"], 0.0) if has_e else s["de_pos"]
+        discharge_Wh = max(-s["e_min"], 0.0) if has_e else s["de_neg"]
+        self.records.append(
+            StepRecord(
+                step=s["step"],
+                plan_index=s["plan_index"],
+                name=f"{vendor_type} (step {s['plan_index']})",
+                kind=step_kind(vendor_type),
+                cycle=s["cycle"],
+                loop_counters=(s["cycle"],),
+                t_start=s["t_start"],
+                t_end=s["t_end"],
+                end_reason="imported",
+                charge_Ah=max(s["q_max"], 0.0) * AH_PER_C,
+                discharge_Ah=max(-s["q_min"], 0.0) * AH_PER_C,
+                charge_Wh=charge_Wh * AH_PER_C,
+                discharge_Wh=discharge_Wh * AH_PER_C,
+                first_seq=s["first_seq"],
+                last_seq=s["last_seq"],
+            )
+        )
+
+    def finish(self) -> list[StepRecord]:
+        if self.open is not None:
+            self._close(self.open)
+            self.open = None
+        return self.records
+
+
+def _cell_for(run: ImportedRun, path: Path, cell: CellSummary | None) -> CellSummary:
+    """The file's mass/area where it holds them; ``cell`` (the --cell) supplies the rest."""
+    meta = run.metadata
+    if cell is None:
+        cell = CellSummary(
+            name=meta.test_id or path.stem,
+            chemistry="",
+            area_m2=0.0,
+            nominal_capacity_Ah=None,
+            source=f"import:{path.name}",
+        )
+    changes: dict[str, Any] = {}
+    if meta.active_mass_kg is not None:
+        changes["active_mass_kg"] = meta.active_mass_kg
+    if meta.area_m2 is not None:
+        changes["area_m2"] = meta.area_m2
+    return dataclasses.replace(cell, **changes) if changes else cell
+
+
+def _write_run(
+    store: Store,
+    run: ImportedRun,
+    path: Path,
+    sha256: str,
+    size: int,
+    index: int,
+    cell: CellSummary | None,
+    operator: str,
+    on_records: Callable[[int], None] | None,
+) -> tuple[int, int, int]:
+    """One run of a file into the store, atomically: (run id, records, cycles)."""
+    meta = run.metadata
+    steps = _Steps(run.step_types)
+    plan = Plan(
+        protocol_name=f"import:{meta.vendor}",
+        description=f"imported from {meta.vendor} file {path.name}",
+        protocol_text=meta.procedure_text or f"{meta.vendor} file {path.name} ({meta.procedure})",
+        protocol_sha256=sha256,
+        protocol_source=str(path),
+        parameters={},
+        cell=_cell_for(run, path, cell),
+        cell_text="",
+        safety=(),
+        record=RecordCriteria(),
+        body=(),
+        steps=(),
+        analysis={"kind": "cycling"},
+    )
+    instrument = {**dict(meta.instrument), "source": path.name}
+    channel = f"import:{meta.vendor}:{meta.tester_channel or path.name}"
+
+    def blocks() -> Iterator[NDArray[np.void]]:
+        try:
+            for block in run.chunks():
+                if len(block):
+                    rows = steps.feed(block)
+                    yield rows
+                    if on_records is not None:
+                        on_records(len(rows))
+        except ReadError:
+            raise
+        except Exception as exc:  # a damaged record half way: the whole file fails
+            raise ReadError(path, f"unreadable record ({type(exc).__name__}: {exc})") from exc
+        if steps.seq == 0:
+            raise ReadError(path, "the file holds no records")
+
+    def events() -> list[EventRecord]:
+        return [EventRecord(kind="import", severity="warning", message=w) for w in meta.warnings]
+
+    started = meta.start_time
+    source = {
+        "file_name": path.name,
+        "file_path": str(path.resolve()),
+        "file_size": size,
+        "sha256": sha256,
+        "vendor": meta.vendor,
+        "format_version": meta.format_version,
+        "tester_channel": meta.tester_channel,
+        "test_id": meta.test_id,
+        "file_started_at": None if started is None else started.isoformat(),
+        "active_mass_kg": meta.active_mass_kg,
+        "area_m2": meta.area_m2,
+        "reader": run.reader,
+        "details": {
+            "run_in_file": index,
+            "procedure": meta.procedure,
+            "warnings": list(meta.warnings),
+            **{k: v for k, v in meta.extra.items()},
+        },
+    }
+
+    info = store.import_run(
+        plan,
+        operator=operator,
+        instrument=instrument,
+        channel=channel,
+        source=lambda: {**source, "records": steps.seq},
+        blocks=blocks(),
+        steps=steps.finish,
+        events=events,
+        started_at=started if started is not None and started.tzinfo is not None else None,
+    )
+    return info.id, steps.seq, len(steps.cycles)
+
+
+def import_file(
+    store: Store,
+    path: str | Path,
+    cell: CellSummary | None = None,
+    *,
+    force: bool = False,
+    operator: str = "",
+    reader: Reader | None = None,
+    analyse: bool = True,
+    on_records: Callable[[int], None] | None = None,
+) -> ImportOutcome:
+    """Import one file; never raises for a bad file (status "failed" with the reason)."""
+    path = Path(path)
+    started = time.perf_counter()
+    outcome = ImportOutcome(path=path, status="failed")
+    try:
+        if not path.is_file():
+            raise ReadError(path, "no such file")
+        reader = reader or reader_for(path)
+        outcome.vendor = reader.vendor
+        size = path.stat().st_size
+        if size == 0:
+            raise ReadError(path, "the file is empty (0 bytes)")
+        sha256 = sha256_of(path)
+        existing = store.runs_from_file(sha256)
+        if existing and not force:
+            outcome.status = "already"
+            outcome.run_ids = existing
+            outcome.reason = f"already imported as run {', '.join(map(str, existing))}"
+            return outcome
+        for index, run in enumerate(reader.read(path)):
+            run_id, count, cycles = _write_run(
+                store, run, path, sha256, size, index, cell, operator, on_records
+            )
+            outcome.run_ids.append(run_id)
+            outcome.records += count
+            outcome.cycles += cycles
+            outcome.warnings += list(run.metadata.warnings)
+        if not outcome.run_ids:
+            raise ReadError(path, "the file holds no runs")
+        outcome.status = "imported"
+    except ReadError as exc:
+        outcome.reason = exc.reason
+    finally:
+        outcome.seconds = time.perf_counter() - started
+    if analyse and outcome.status == "imported":
+        from cyclerctl.reanalysis import reanalyse
+
+        for run_id in outcome.run_ids:
+            with contextlib.suppress(ValueError, ArithmeticError):  # data may not suit it
+                reanalyse(store, run_id)
+    return outcome
+
+
+def import_paths(
+    store: Store,
+    paths: Iterable[str | Path],
+    cell: CellSummary | None = None,
+    *,
+    force: bool = False,
+    operator: str = "",
+    on_progress: Callable[[Progress], None] | None = None,
+    on_file: Callable[[ImportOutcome], None] | None = None,
+    analyse: bool = True,
+) -> ImportSummary:
+    """Import files and folders (recursively); goes on past a bad file. ``on_progress``
+    is called as records are written and after each file; ``on_file`` after each file
+    (for ``--json``: one line per file)."""
+    files, skipped = expand(paths)
+    summary = ImportSummary(skipped=skipped)
+    t0 = time.perf_counter()
+    done = 0
+    written = 0
+
+    def report(current: str) -> None:
+        if on_progress is not None:
+            on_progress(Progress(done, len(files), written, time.perf_counter() - t0, current))
+
+    for path in files:
+        before = written
+
+        def on_records(n: int, name: str = path.name) -> None:
+            nonlocal written
+            written += n
+            report(name)
+
+        report(path.name)
+        try:
+            outcome = import_file(
+                store,
+                path,
+                cell,
+                force=force,
+                operator=operator,
+                analyse=analyse,
+                on_records=on_records,
+            )
+        except Exception as exc:  # a bug or a database error: still go on with the rest
+            outcome = ImportOutcome(path, "failed", reason=f"{type(exc).__name__}: {exc}")
+        if outcome.status != "imported":
+            written = before  # a failed file's records were rolled back
+        summary.outcomes.append(outcome)
+        done += 1
+        report("")
+        if on_file is not None:
+            on_file(outcome)
+    summary.seconds = time.perf_counter() - t0
+    return summary
+
+
+# -- what the CLI prints ---------------------------------------------------------------
+
+
+def render_progress(progress: Progress, width: int = 24) -> str:
+    """One line: a bar of files done, records, rate and the file being read."""
+    total = max(progress.files_total, 1)
+    filled = int(width * progress.files_done / total)
+    bar = "#" * filled + "." * (width - filled)
+    return (
+        f"[{bar}] {progress.files_done}/{progress.files_total} files  "
+        f"{progress.records:,} records  {progress.rate:,.0f} rec/s"
+        + (f"  {progress.current}" if progress.current else "")
+    )
+
+
+def render_summary(summary: ImportSummary) -> str:
+    """The table at the end: one row per file, then the counts."""
+    rows = [("file", "status", "runs", "records", "cycles", "reason")]
+    for o in summary.outcomes:
+        note = o.reason or "; ".join(o.warnings)
+        rows.append(
+            (
+                str(o.path),
+                o.status + (" (with warnings)" if o.warnings and o.status == "imported" else ""),
+                ",".join(map(str, o.run_ids)),
+                f"{o.records:,}" if o.status == "imported" else "",
+                str(o.cycles) if o.status == "imported" else "",
+                note,
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r[:5], widths, strict=True)) + "  " + r[5]
+             for r in rows]  # fmt: skip
+    lines.append(
+        f"{summary.count('imported')} imported, {summary.count('already')} already there, "
+        f"{summary.count('failed')} failed"
+        + (f", {len(summary.skipped)} skipped (no reader)" if summary.skipped else "")
+        + f" — {summary.records:,} records in {summary.seconds:.1f} s"
+    )
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def outcome_json(outcome: ImportOutcome) -> str:
+    """One JSON line for ``--json``."""
+    return json.dumps(outcome.as_dict(), sort_keys=True)
