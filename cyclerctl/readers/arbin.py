@@ -103,7 +103,8 @@ class ArbinReader:
             before = np.concatenate(([0.0], total[:-1]))
             new_cycle = np.concatenate(([True], cycle[1:] != cycle[:-1]))
             before[new_cycle] = 0.0  # Arbin restarts the counts with each cycle
-            return total - np.repeat(before[starts], lengths)
+            since: NDArray[Any] = total - np.repeat(before[starts], lengths)
+            return since
 
         charged = since_step_start(charge_C)
         discharged = since_step_start(discharge_C)
