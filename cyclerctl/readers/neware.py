@@ -181,6 +181,8 @@ class NewareReader:
     ) -> RunMetadata:
         suffix = path.suffix.lower()
         info = _find(meta, "TestInfo") if suffix == ".ndax" else None
+        while isinstance(info, dict) and isinstance(info.get("TestInfo"), dict):
+            info = info["TestInfo"]  # the file's <config><TestInfo …/> inside its own key
         info = info if isinstance(info, dict) else {}
         if suffix == ".nda":
             version = f"nda {meta.get('nda_version', '?')}"
