@@ -11,7 +11,8 @@ index), ``Step`` (its step number in the procedure), ``Test (Sec)``, ``Amp-hr`` 
 extension is the tester's channel number (``.078`` → channel 78).
 
 Signs: Amp-hr and Watt-hr are magnitudes; a C record's are charge (+), a D record's
-discharge (−). The current keeps the file's sign where it has one (exports differ: some
+discharge (−), a record in another state (S, the step's stop record) keeps the sign of the
+C/D record before it. The current keeps the file's sign where it has one (exports differ: some
 write discharge negative, some positive) but takes the State's: |I| on C, −|I| on D.
 A step is a stretch of one (Cyc#, Step); its type is its State (``Charge`` …).
 """
@@ -116,6 +117,7 @@ class MaccorReader:
         )
         code = {s: k for k, s in enumerate(STATES)}
         last: tuple[int, int] | None = None
+        last_sign = 1.0
         count = 0
         for batch in reader:
             cyc = batch.column("Cyc#").to_numpy(zero_copy_only=False)
@@ -130,7 +132,14 @@ class MaccorReader:
             steps = count + np.cumsum(new)
             count = int(steps[-1])
             last = (int(cyc[-1]), int(stp[-1]))
-            sign = np.where(state == "D", -1.0, 1.0)
+            # a record in another state (S: the step's stop record) keeps the sign of the
+            # last C/D record before it: its Amp-hr is the step's final capacity
+            known = (state == "C") | (state == "D")
+            sign_known = np.concatenate(([last_sign], np.where(state == "D", -1.0, 1.0)))
+            at = np.maximum.accumulate(np.where(np.concatenate(([True], known)),
+                                                np.arange(n + 1), 0))  # fmt: skip
+            sign = sign_known[at][1:]
+            last_sign = float(sign[-1])
             amps = batch.column("Amps").to_numpy(zero_copy_only=False)
             magnitude = np.abs(amps)
             current = np.where(state == "C", magnitude, np.where(state == "D", -magnitude, amps))
