@@ -25,8 +25,8 @@ def file_columns() -> pd.DataFrame:
     from access_parser import AccessParser
 
     table = AccessParser(str(shared("arbin") / RES)).parse_table("Channel_Normal_Table")
-    frame = pd.DataFrame({k: table[k] for k in ("Data_Point", "Cycle_Index",
-                                                 "Charge_Capacity", "Discharge_Capacity")})  # fmt: skip
+    columns = ("Data_Point", "Cycle_Index", "Charge_Capacity", "Discharge_Capacity")
+    frame = pd.DataFrame({k: table[k] for k in columns})
     return frame.sort_values("Data_Point")
 
 

@@ -13,7 +13,6 @@ below 1800 s … 10 s above 1e7 s), as fastnda's own tests note.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -78,9 +77,12 @@ def per_cycle_capacity_vendor(ref: pd.DataFrame) -> pd.DataFrame:
     """README's rule: per step, the largest |Capacity|; summed per Cycle Index over Chg and
     DChg steps (mAh)."""
     kind = ref["Step Type"].astype(str)
-    per_step = ref.assign(q=ref["Capacity(mAs)"].abs(), kind=kind).groupby(
-        ["Step Count", "Cycle Index", "kind"], observed=True
-    )["q"].max().reset_index()
+    per_step = (
+        ref.assign(q=ref["Capacity(mAs)"].abs(), kind=kind)
+        .groupby(["Step Count", "Cycle Index", "kind"], observed=True)["q"]
+        .max()
+        .reset_index()
+    )
     is_dchg = per_step["kind"].str.contains("DChg|Dchg")
     is_chg = per_step["kind"].str.contains("Chg") & ~is_dchg
     charge = per_step[is_chg].groupby("Cycle Index")["q"].sum() / 3600
@@ -94,7 +96,7 @@ def per_cycle_capacity_vendor(ref: pd.DataFrame) -> pd.DataFrame:
 
 def compare(store: Store, name: str) -> dict[str, Any]:
     ref = vendor(name)
-    run_id, s, steps = imported(store, name)
+    _run_id, s, steps = imported(store, name)
     assert len(s) == len(ref)
     figures: dict[str, Any] = {"records": len(s), "cycles": int(ref["Cycle Index"].nunique())}
     t_dev = np.abs(s["t"] - ref["Total Time"].to_numpy())
