@@ -23,7 +23,7 @@ from cyclerctl.store.serialize import jsonable
 
 __all__ = ["FORMATS", "export_run", "iter_impedance", "iter_samples", "metadata"]
 
-FORMATS: tuple[str, ...] = ("csv", "mpt", "parquet")
+FORMATS: tuple[str, ...] = ("csv", "mpt", "parquet", "ro-crate")
 
 
 def _run(store: Store, run_id: int) -> RunInfo:
@@ -66,6 +66,10 @@ def export_run(store: Store, run_id: int, fmt: str, path: str | Path) -> Path:
     run = _run(store, run_id)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "ro-crate":  # a directory (see .rocrate)
+        from cyclerctl.export.rocrate import write_crate
+
+        return write_crate(store, run_id, path)
     if fmt == "mpt":
         _write_mpt(store, run, path)
     else:
