@@ -164,3 +164,20 @@ def test_imported_runs_analyse_like_any_run(store: Store) -> None:
 )  # fmt: skip
 def test_step_kinds(vendor_type: str, kind: str) -> None:
     assert step_kind(vendor_type) == kind
+
+
+def test_chunk_boundaries_inside_steps_change_nothing(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Steps that run on across chunks are merged: 997-record chunks give the same steps
+    and points as one chunk."""
+    from cyclerctl.readers import neware
+
+    path = shared("neware") / "TESTCELL0001-B2-2025-M50T_NewareNDA_Investigation.ndax"
+    whole = import_file(store, path, analyse=False)
+    monkeypatch.setattr(neware, "CHUNK_ROWS", 997)
+    pieces = import_file(store, path, force=True, analyse=False)
+    a, b = store.steps(whole.run_ids[0]), store.steps(pieces.run_ids[0])
+    assert len(a) == len(b) > 20
+    assert a == b
+    assert (store.samples(whole.run_ids[0]) == store.samples(pieces.run_ids[0])).all()
