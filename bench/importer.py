@@ -66,11 +66,12 @@ def baseline(path: Path, db: Path) -> dict[str, float]:
     connection = sqlite3.connect(db, isolation_level=None)
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=NORMAL")
-    connection.execute("INSERT INTO runs (id, guid, protocol_name, protocol_source, "
-                       "protocol_text, protocol_sha256, cell_name, cell_text, cell_json, "
-                       "parameters, analysis, instrument, channel, operator, status, "
-                       "is_completed, created_at) VALUES (1, 'g', '', '', '', '', '', '', "
-                       "'{}', '{}', '{}', '{}', 'c', '', 'completed', 1, '2026-01-01')")  # fmt: skip
+    connection.execute(
+        "INSERT INTO runs (id, guid, protocol_name, protocol_source, protocol_text, "
+        "protocol_sha256, cell_name, cell_text, cell_json, parameters, analysis, instrument, "
+        "channel, operator, status, is_completed, created_at) VALUES (1, 'g', '', '', '', "
+        "'', '', '', '{}', '{}', '{}', '{}', 'c', '', 'completed', 1, '2026-01-01')"
+    )
     connection.execute("BEGIN")
     connection.executemany(
         'INSERT INTO samples (run_id, seq, t, V, I, Q, "T_K", step, cycle) '
@@ -155,7 +156,10 @@ def table(quick: bool) -> Rows:
             "  import records/s; best of",
             f"{rows / best_ours['seconds']:,.0f}; {repeats}",
         ),
-        ("  then the cycling analysis of the run (not in the ratio): s", f"{best_ours['analysis_s']:.2f}"),
+        (
+            "  then the cycling analysis of the run (not in the ratio): s",
+            f"{best_ours['analysis_s']:.2f}",
+        ),
     ]  # fmt: skip
 
 
