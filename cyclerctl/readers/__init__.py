@@ -14,15 +14,13 @@ from cyclerctl.readers.base import (
     ReadError,
     RunMetadata,
 )
+from cyclerctl.readers.console import outcome_json, render_progress, render_summary, run_import
 from cyclerctl.readers.into_store import (
     ImportOutcome,
     ImportSummary,
     Progress,
     import_file,
     import_paths,
-    outcome_json,
-    render_progress,
-    render_summary,
 )
 from cyclerctl.readers.registry import READERS, reader_for
 
@@ -43,4 +41,5 @@ __all__ = [
     "reader_for",
     "render_progress",
     "render_summary",
+    "run_import",
 ]

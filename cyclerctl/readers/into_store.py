@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -38,12 +37,8 @@ __all__ = [
     "ImportOutcome",
     "ImportSummary",
     "Progress",
-    "exit_code",
     "import_file",
     "import_paths",
-    "outcome_json",
-    "render_progress",
-    "render_summary",
     "step_kind",
 ]
 
@@ -87,11 +82,6 @@ class ImportSummary:
     def exit_code(self) -> int:
         """0 when every file was imported or already there, 1 when any failed."""
         return 1 if self.count("failed") else 0
-
-
-def exit_code(summary: ImportSummary) -> int:
-    """The CLI's exit code (2, bad arguments, is the CLI's own: no paths, no such path)."""
-    return summary.exit_code
 
 
 @dataclass(frozen=True)
@@ -507,50 +497,3 @@ def import_paths(
             on_file(outcome)
     summary.seconds = time.perf_counter() - t0
     return summary
-
-
-# -- what the CLI prints ---------------------------------------------------------------
-
-
-def render_progress(progress: Progress, width: int = 24) -> str:
-    """One line: a bar of files done, records, rate and the file being read."""
-    total = max(progress.files_total, 1)
-    filled = int(width * progress.files_done / total)
-    bar = "#" * filled + "." * (width - filled)
-    return (
-        f"[{bar}] {progress.files_done}/{progress.files_total} files  "
-        f"{progress.records:,} records  {progress.rate:,.0f} rec/s"
-        + (f"  {progress.current}" if progress.current else "")
-    )
-
-
-def render_summary(summary: ImportSummary) -> str:
-    """The table at the end: one row per file, then the counts."""
-    rows = [("file", "status", "runs", "records", "cycles", "reason")]
-    for o in summary.outcomes:
-        note = o.reason or "; ".join(o.warnings)
-        rows.append(
-            (
-                str(o.path),
-                o.status + (" (with warnings)" if o.warnings and o.status == "imported" else ""),
-                ",".join(map(str, o.run_ids)),
-                f"{o.records:,}" if o.status == "imported" else "",
-                str(o.cycles) if o.status == "imported" else "",
-                note,
-            )
-        )
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r[:5], widths, strict=True)) + "  " + r[5]
-             for r in rows]  # fmt: skip
-    lines.append(
-        f"{summary.count('imported')} imported, {summary.count('already')} already there, "
-        f"{summary.count('failed')} failed"
-        + (f", {len(summary.skipped)} skipped (no reader)" if summary.skipped else "")
-        + f" — {summary.records:,} records in {summary.seconds:.1f} s"
-    )
-    return "\n".join(line.rstrip() for line in lines)
-
-
-def outcome_json(outcome: ImportOutcome) -> str:
-    """One JSON line for ``--json``."""
-    return json.dumps(outcome.as_dict(), sort_keys=True)

@@ -13,15 +13,8 @@ import pytest
 
 from cyclerctl.plan import CellSummary
 from cyclerctl.readers import MissingExtra
-from cyclerctl.readers.into_store import (
-    Progress,
-    import_file,
-    import_paths,
-    outcome_json,
-    render_progress,
-    render_summary,
-    step_kind,
-)
+from cyclerctl.readers.console import outcome_json, render_progress, render_summary
+from cyclerctl.readers.into_store import Progress, import_file, import_paths, step_kind
 from cyclerctl.readers.neware import NewareReader
 from cyclerctl.store import Store
 from tests.readers.conftest import shared
