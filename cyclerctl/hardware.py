@@ -7,11 +7,10 @@ told otherwise. ``probe`` connects to an instrument and prints what it is and ca
 
 from __future__ import annotations
 
-import argparse
-import json
 import signal
 import sys
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from cyclerctl.drivers.base import Capabilities
@@ -30,21 +29,31 @@ def _listen(text: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
-def emulate(args: argparse.Namespace) -> int:
+def emulate(
+    driver_name: str,
+    listen: str,
+    cell_names: Sequence[str],
+    *,
+    virtual_time: bool,
+    speed: float,
+    seed: int | None,
+) -> int:
+    """Serve ``driver_name``'s emulator on ``listen`` (HOST:PORT), one channel per cell, until
+    Ctrl-C or SIGTERM; the exit code."""
     from cyclerctl.drivers.registry import driver
     from cyclerctl.protocol import load_cell
 
-    entry = _entry(args.driver)
-    host, port = _listen(args.listen)
-    cells = [load_cell(name) for name in (args.cell or ["ncm622-coin"])]
-    options: dict[str, Any] = {"virtual_time": args.virtual_time, "speed": args.speed}
-    if args.seed is not None:
-        options["seed"] = args.seed
+    entry = _entry(driver_name)
+    host, port = _listen(listen)
+    cells = [load_cell(name) for name in (cell_names or ["ncm622-coin"])]
+    options: dict[str, Any] = {"virtual_time": virtual_time, "speed": speed}
+    if seed is not None:
+        options["seed"] = seed
     try:
         emulator = driver(entry).start_emulator(cells, host, port, options)
     except NotImplementedError as exc:
-        raise HardwareInputError(f"{args.driver}: {exc}") from None
-    print(f"{args.driver} emulator on {emulator.address} ({len(cells)} channel(s)); Ctrl-C stops")
+        raise HardwareInputError(f"{driver_name}: {exc}") from None
+    print(f"{driver_name} emulator on {emulator.address} ({len(cells)} channel(s)); Ctrl-C stops")
     sys.stdout.flush()
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
@@ -57,20 +66,15 @@ def emulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def probe(args: argparse.Namespace) -> int:
+def probe(driver_name: str, address: str) -> dict[str, Any]:
+    """What the instrument (or chamber) at ``address`` says it is and can do, JSON-friendly."""
     from cyclerctl.drivers.registry import driver
 
-    entry = driver(_entry(args.driver))
+    entry = driver(_entry(driver_name))
     try:
-        info = _probe(entry, args.address)
+        return _probe(entry, address)
     except (ConnectionError, TimeoutError, OSError) as exc:
-        raise ConnectionError(f"{args.driver} at {args.address}: {exc}") from exc
-    if args.json:
-        json.dump(info, sys.stdout, indent=2)
-        print()
-    else:
-        _print_probe(info)
-    return 0
+        raise ConnectionError(f"{driver_name} at {address}: {exc}") from exc
 
 
 def _probe(entry: Any, address: str) -> dict[str, Any]:
@@ -121,7 +125,8 @@ def _capabilities(c: Capabilities) -> dict[str, Any]:
     }
 
 
-def _print_probe(info: dict[str, Any]) -> None:
+def print_probe(info: dict[str, Any]) -> None:
+    """``probe``'s answer for a person: identity, then each channel's range and step kinds."""
     ident = info["identity"]
     print(
         f"{ident['vendor']} {ident['model']}  serial {ident['serial']}  "

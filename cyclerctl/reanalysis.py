@@ -8,9 +8,11 @@ the same data and the same analysis version give the same numbers.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from typing import Any
 
-from cyclerctl.analysis import Analysis, RunData, analyse
+from cyclerctl.analysis import Analysis, RunData, analyse, dqdv
+from cyclerctl.analysis.dqdv import DEFAULT_BIN_WIDTH_V, DEFAULT_CAPACITY_BINS, Curve
 from cyclerctl.plan import CellSummary
 from cyclerctl.store import Store
 
@@ -45,3 +47,21 @@ def reanalyse(store: Store, run_id: int, *, end_reason: str | None = None) -> An
 def _cell(stored: dict[str, Any]) -> CellSummary:
     fields = {k: stored[k] for k in CellSummary.__dataclass_fields__ if k in stored}
     return CellSummary(**fields)
+
+
+def differential_capacity(
+    store: Store,
+    run_id: int,
+    cycles: Iterable[int],
+    *,
+    bin_width_V: float = DEFAULT_BIN_WIDTH_V,
+    capacity_bins: int = DEFAULT_CAPACITY_BINS,
+) -> list[Curve]:
+    """dQ/dV and dV/dQ of the chosen cycles of a stored run (`analyze RUN --dqdv 1,10,100`).
+
+    The method is :mod:`cyclerctl.analysis.dqdv`'s (voltage binning, stated on each curve).
+    KeyError for an unknown run; ValueError when none of the cycles has galvanostatic points.
+    """
+    return dqdv.differential_capacity(
+        run_data(store, run_id), cycles, bin_width_V=bin_width_V, capacity_bins=capacity_bins
+    )

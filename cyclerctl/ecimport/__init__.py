@@ -6,12 +6,17 @@ with our own reader. The points become a completed run whose protocol is
 ``report`` and ``export`` work on it as on any run.
 
 Mapping: ``time/s`` → t; ``Ewe/V`` (or ``<Ewe>/V``) → V; ``<I>/mA`` or ``I/mA`` → I (A);
-``Q charge/discharge/mA.h`` (charge since the half cycle began) → Q (C), else charge
-integrated within the step; ``Temperature/°C`` → T (K). EC-Lab's ``cycle number`` counts
-from 0, ours from 1: cycle = cycle number + 1 (when a .mpr has no cycle number, it is
-``half cycle // 2``, as EC-Lab's export computes it). Rows with ``freq/Hz`` > 0 are
-impedance points. A new step begins wherever ``Ns`` (the technique's sequence), the half
-cycle, the cycle number or the kind of point (impedance or not) changes.
+Q (C, charge since the step began) from ``Q charge/discharge/mA.h``, which EC-Lab resets
+only at a half-cycle change (so a step that begins inside a half cycle, such as the rest
+after a discharge, starts from what the half cycle had passed: see :mod:`.halfcycles`),
+else from ``dq/mA.h``, else from ``(Q-Qo)/mA.h``, else integrated; ``Temperature/°C`` → T
+(K). EC-Lab's ``cycle number`` counts from 0, ours from 1: cycle = cycle number + 1; when a
+.mpr has no cycle number it is rebuilt from the half cycles and the file's ``Cycle
+Definition`` (read from the .mpt header, or for a .mpr from the .mpt/.mpl/.mps beside it;
+EC-Lab's default "Charge/Discharge alternance" when none is found, and the run says so).
+Rows with ``freq/Hz`` > 0 are impedance points. A new step begins wherever ``Ns`` (the
+technique's sequence), the half cycle, the cycle number or the kind of point (impedance
+or not) changes.
 """
 
 from __future__ import annotations
@@ -25,6 +30,16 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from cyclerctl.ecimport.halfcycles import (
+    CYCLE_DEFINITIONS,
+    DEFAULT_CYCLE_DEFINITION,
+    charge_since_step_began_C,
+    cycle_index,
+    half_cycles,
+    header_lines,
+    parse_cycle_definition,
+    settings_files,
+)
 from cyclerctl.export.mpt import read_mpt
 from cyclerctl.plan import CellSummary, Plan, RecordCriteria
 from cyclerctl.store import (
@@ -69,6 +84,9 @@ class EcLabData:
     technique: str
     columns: dict[str, NDArray[np.float64]]
     text: str  # the .mpt text, or a description of the .mpr
+    #: EC-Lab's "Cycle Definition" for this measurement, and where it was read
+    cycle_definition: str = DEFAULT_CYCLE_DEFINITION
+    cycle_definition_source: str = "EC-Lab's default (no settings header found)"
 
     def column(self, *names: str) -> NDArray[np.float64] | None:
         for name in names:
@@ -98,7 +116,15 @@ def read_eclab(path: str | Path) -> EcLabData:
         mpt = read_mpt(path)
         title = next((h for h in mpt.header if h.strip()), "")
         text = path.read_text(encoding="latin-1")
-        return EcLabData(path, _technique(path, title, mpt.columns), dict(mpt.columns), text)
+        definition, source = _cycle_definition(path, [path])
+        return EcLabData(
+            path,
+            _technique(path, title, mpt.columns),
+            dict(mpt.columns),
+            text,
+            definition,
+            source,
+        )
     if suffix != ".mpr":
         raise ValueError(f"{path}: expected an EC-Lab .mpr or .mpt file")
     try:
@@ -115,17 +141,32 @@ def read_eclab(path: str | Path) -> EcLabData:
         if name != "flags"
     }
     start = getattr(mpr, "timestamp", None) or getattr(mpr, "startdate", None)
-    text = f"EC-Lab binary file {path.name}; started {start}; columns: {', '.join(columns)}"
-    return EcLabData(path, _technique(path, "", columns), columns, text)
+    definition, source = _cycle_definition(path, settings_files(path))
+    text = (
+        f"EC-Lab binary file {path.name}; started {start}; columns: {', '.join(columns)}; "
+        f"Cycle Definition : {definition} ({source})"
+    )
+    return EcLabData(path, _technique(path, "", columns), columns, text, definition, source)
 
 
-def _step_ids(d: EcLabData, is_eis: NDArray[np.bool_], cycle: NDArray[np.int64]) -> NDArray[Any]:
+def _cycle_definition(path: Path, candidates: list[Path]) -> tuple[str, str]:
+    """The Cycle Definition of the first candidate header that states one, and its source."""
+    for candidate in candidates:
+        found = parse_cycle_definition(header_lines(candidate), str(candidate))
+        if found is not None:
+            where = "its header" if candidate == path else f"the header of {candidate.name}"
+            return found, where
+    return DEFAULT_CYCLE_DEFINITION, "EC-Lab's default (no settings header found)"
+
+
+def _step_ids(
+    d: EcLabData, is_eis: NDArray[np.bool_], cycle: NDArray[np.int64], half: NDArray[np.int64]
+) -> NDArray[Any]:
     n = is_eis.size
-    keys = [is_eis.astype(np.int64), cycle]
-    for name in ("Ns", "half cycle"):
-        col = d.column(name)
-        if col is not None:
-            keys.append(col.astype(np.int64))
+    keys = [is_eis.astype(np.int64), cycle, half]
+    ns = d.column("Ns")
+    if ns is not None:
+        keys.append(ns.astype(np.int64))
     change = np.zeros(n, dtype=bool)
     change[0] = True
     for k in keys:
@@ -133,24 +174,51 @@ def _step_ids(d: EcLabData, is_eis: NDArray[np.bool_], cycle: NDArray[np.int64])
     return np.cumsum(change)
 
 
-def _cycles(d: EcLabData, n: int) -> NDArray[np.int64]:
+def _half_cycles(d: EcLabData, I: NDArray[Any]) -> NDArray[np.int64]:
+    half = d.column("half cycle")
+    return half_cycles(I) if half is None else np.rint(half).astype(np.int64)
+
+
+def _point_charge_C(
+    d: EcLabData, half: NDArray[Any], t: NDArray[Any], I: NDArray[Any]
+) -> NDArray[np.float64]:
+    """The charge of each point alone (C): what the cycle rebuild weighs half cycles by.
+
+    From EC-Lab's own ``Q charge/discharge`` where present (a point that opens a half cycle
+    carries all of it: after an unrecorded gap that can be of the other sign than <I>),
+    else ``dq/mA.h`` or ``dQ/C``, else I dt.
+    """
+    q = d.column("Q charge/discharge/mA.h")
+    if q is not None:
+        opens = np.concatenate(([True], half[1:] != half[:-1]))
+        return np.asarray(np.where(opens, q, np.diff(q, prepend=0.0)) * 3.6, dtype=np.float64)
+    if (dq := d.column("dq/mA.h")) is not None:
+        return np.asarray(dq * 3.6, dtype=np.float64)
+    if (dq := d.column("dQ/C")) is not None:
+        return np.asarray(dq, dtype=np.float64)
+    return np.concatenate(([0.0], 0.5 * (I[1:] + I[:-1]) * np.diff(t)))
+
+
+def _cycles(d: EcLabData, half: NDArray[Any], dq: NDArray[Any]) -> NDArray[np.int64]:
     ec = d.column("cycle number")
-    if ec is None:
-        half = d.column("half cycle")
-        ec = np.zeros(n) if half is None else np.floor_divide(half, 2)
+    if ec is None:  # EC-Lab's rule, from the half cycles and the file's Cycle Definition
+        return cycle_index(half, dq, CYCLE_DEFINITIONS[d.cycle_definition]) + 1
     return np.rint(ec).astype(np.int64) + 1
 
 
-def _step_charge_C(d: EcLabData, step: NDArray[Any], t: NDArray[Any], I: NDArray[Any]) -> Any:
+def _step_charge_C(
+    d: EcLabData, step: NDArray[Any], half: NDArray[Any], t: NDArray[Any], I: NDArray[Any]
+) -> Any:
     q = d.column("Q charge/discharge/mA.h")
-    if q is not None:
-        return q * 3.6
+    if q is not None:  # reset by EC-Lab at half-cycle changes only
+        return charge_since_step_began_C(step, half, q)
     total = d.column("(Q-Qo)/C")
     if total is None and (mah := d.column("(Q-Qo)/mA.h")) is not None:
         total = mah * 3.6
+    if (dq := d.column("dq/mA.h")) is not None:  # (Q-Qo) is reset at each loop: dq is not
+        total = np.cumsum(dq * 3.6)
     if total is None:  # integrate I dt (trapezoid), the run's total
-        dq = np.concatenate(([0.0], 0.5 * (I[1:] + I[:-1]) * np.diff(t)))
-        total = np.cumsum(dq)
+        total = np.cumsum(np.concatenate(([0.0], 0.5 * (I[1:] + I[:-1]) * np.diff(t))))
     starts = np.flatnonzero(np.concatenate(([True], step[1:] != step[:-1])))
     # charge since the step began: subtract the total just before the step's first point
     before = np.concatenate(([0.0], total))[starts]
@@ -180,9 +248,10 @@ def import_eclab(store: Store, path: str | Path, cell: CellSummary, *, operator:
     I = np.zeros(n) if I_mA is None else I_mA * 1e-3
     T_C = d.column("Temperature/°C")
     T = np.full(n, np.nan) if T_C is None else T_C + 273.15
-    cycle = _cycles(d, n)
-    step = _step_ids(d, is_eis, cycle)
-    Q = _step_charge_C(d, step, t, I)
+    half = _half_cycles(d, I)
+    cycle = _cycles(d, half, _point_charge_C(d, half, t, I))
+    step = _step_ids(d, is_eis, cycle, half)
+    Q = _step_charge_C(d, step, half, t, I)
     ns = d.column("Ns")
     mode = d.column("mode")
 
@@ -201,9 +270,17 @@ def import_eclab(store: Store, path: str | Path, cell: CellSummary, *, operator:
         record=RecordCriteria(),
         body=(),
         steps=(),
-        analysis={} if kind is None else {"kind": kind},
+        analysis={}
+        if kind is None
+        else {"kind": kind, "cycle_definition": d.cycle_definition},
     )
-    instrument = {"model": "EC-Lab import", "serial": "", "firmware": "", "source": d.path.name}
+    instrument = {
+        "model": "EC-Lab import",
+        "serial": "",
+        "firmware": "",
+        "source": d.path.name,
+        "cycle_definition": f"{d.cycle_definition} ({d.cycle_definition_source})",
+    }
     channel = f"import:{d.path.name}"
     run = store.create_run(plan, operator=operator, instrument=instrument, channel=channel)
     try:

@@ -19,6 +19,7 @@ ends the run with that reason instead of resuming it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import threading
 import time
@@ -112,20 +113,11 @@ def drive_run(
 
     ``on_state`` is told "paused"/"running" as the run pauses and resumes; by default the
     run's status in the store follows.
+
+    What is not an ``Exception`` (``SystemExit``…) ends the run as a fault does (``failed``,
+    ``error:<its type>``, the channel stopped, an error event) and is raised again once the
+    run's end is recorded; a ``KeyboardInterrupt`` is the operator at the terminal.
     """
-
-    def follow(state: str) -> None:
-        try:
-            if state == "paused" and not writer.database_unwritable:
-                writer.flush(timeout=30.0)  # paused means: everything up to the pause is stored
-            store.set_status(run.id, state)
-        except Exception as exc:
-            if not is_unwritable(exc):
-                raise
-            # the cell is already at rest (or running again): the data is held by the
-            # writer, and the run's final status is retried when it ends
-            log.warning("run %s: could not record %s, the database is unwritable", run.id, state)
-
     control = control or RunControl()
     stopped_earlier = _backlog_stop(store, run.id)
     if stopped_earlier is not None:
@@ -143,15 +135,50 @@ def drive_run(
         control=control,
         resume=resume,
         on_step_end=on_step_end,
-        on_state=on_state or follow,
+        on_state=on_state or _status_follower(store, run.id, writer),
         poll_interval_s=poll_interval_s,
         instrument_lost_after_s=instrument_lost_after_s,
     )
     try:
-        outcome = runner.run()
+        outcome, escaping = _drive(store, writer, runner, channel, control)
+    finally:
+        closed = _close(writer, control)  # whatever happened: what the writer holds is written
+    try:
+        return _record_end(
+            store, run, writer, runner, outcome if closed else _left(outcome), control
+        )
+    finally:
+        if escaping is not None:
+            raise escaping  # the real error goes on up, the run's end recorded
+
+
+def _status_follower(store: Store, run_id: int, writer: RunWriter) -> Callable[[str], None]:
+    """The run's status in the store, following "paused"/"running" as they happen."""
+
+    def follow(state: str) -> None:
+        try:
+            if state == "paused" and not writer.database_unwritable:
+                writer.flush(timeout=30.0)  # paused means: everything up to the pause is stored
+            store.set_status(run_id, state)
+        except Exception as exc:
+            if not is_unwritable(exc):
+                raise
+            # the cell is already at rest (or running again): the data is held by the
+            # writer, and the run's final status is retried when it ends
+            log.warning("run %s: could not record %s, the database is unwritable", run_id, state)
+
+    return follow
+
+
+def _drive(
+    store: Store, writer: RunWriter, runner: ChannelRunner, channel: Channel, control: RunControl
+) -> tuple[RunOutcome, BaseException | None]:
+    """Run the plan: its outcome, and what must be raised again once the run's end is
+    recorded. Every abrupt end stops the channel and says why in the run's own data."""
+    try:
+        return runner.run(), None
     except KeyboardInterrupt:
         _stop_quietly(channel)
-        outcome = RunOutcome("stopped", "operator", runner.steps_run, runner.seq, runner.run_time_s)
         writer.event(
             EventRecord(
                 t=runner.run_time_s,
@@ -161,54 +188,82 @@ def drive_run(
                 data={},
             )
         )
+        return _ended(runner, "stopped", "operator"), None
     except StoreBacklogFull as full:
-        # a safe point: the block that hit the bound is held with the others; bring the
-        # cell to rest and say why, in the run's own data (held until the database is back)
-        stop_error = _stop(channel)
-        outcome = RunOutcome(
-            "failed", BACKLOG_FULL_REASON, runner.steps_run, runner.seq, runner.run_time_s
-        )
-        message = f"stopped: {full}"
-        if stop_error is not None:
-            message += f"; stopping the channel failed: {stop_error!r}"
-        writer.event(
-            EventRecord(
-                t=runner.run_time_s,
-                kind=OUTAGE_EVENT,
-                severity="alarm",
-                message=message,
-                data={"end_reason": BACKLOG_FULL_REASON, "run_time_s": runner.run_time_s},
-            )
-        )
+        return _backlog_full(writer, runner, channel, full), None
     except Exception as exc:  # a driver or engine fault: record it, never lose the run
-        _stop_quietly(channel)
-        reason = f"error:{type(exc).__name__}"
-        outcome = RunOutcome("failed", reason, runner.steps_run, runner.seq, runner.run_time_s)
-        _record(
-            store,
-            writer,
-            EventRecord(
-                t=runner.run_time_s,
-                kind="error",
-                severity="alarm",
-                message=str(exc) or reason,
-                data={"traceback": traceback.format_exc(limit=8)},
-            ),
-            control,
+        return _fault(store, writer, runner, channel, control, exc), None
+    except BaseException as exc:  # SystemExit…: the run ends as on a fault, then it goes on
+        return _fault(store, writer, runner, channel, control, exc), exc
+
+
+def _backlog_full(
+    writer: RunWriter, runner: ChannelRunner, channel: Channel, full: StoreBacklogFull
+) -> RunOutcome:
+    """A safe point: the block that hit the bound is held with the others; bring the cell
+    to rest and say why, in the run's own data (held until the database is back)."""
+    stop_error = _stop(channel)
+    message = f"stopped: {full}"
+    if stop_error is not None:
+        message += f"; stopping the channel failed: {stop_error!r}"
+    writer.event(
+        EventRecord(
+            t=runner.run_time_s,
+            kind=OUTAGE_EVENT,
+            severity="alarm",
+            message=message,
+            data={"end_reason": BACKLOG_FULL_REASON, "run_time_s": runner.run_time_s},
         )
-    finally:
-        if not _close(writer, control):
-            # told to stop while the database is unwritable: what the writer holds is lost
-            # with the process; the run keeps its last committed checkpoint for a restart
-            outcome = RunOutcome(
-                DETACHED, None, outcome.steps_run, outcome.points_stored, outcome.run_time_s
-            )
+    )
+    return _ended(runner, "failed", BACKLOG_FULL_REASON)
+
+
+def _fault(
+    store: Store,
+    writer: RunWriter,
+    runner: ChannelRunner,
+    channel: Channel,
+    control: RunControl,
+    exc: BaseException,
+) -> RunOutcome:
+    """The run fails with ``exc`` as its reason and its traceback in an error event."""
+    _stop_quietly(channel)
+    reason = f"error:{type(exc).__name__}"
+    event = EventRecord(
+        t=runner.run_time_s,
+        kind="error",
+        severity="alarm",
+        message=str(exc) or reason,
+        data={"traceback": "".join(traceback.format_exception(exc, limit=8))},
+    )
+    _record(store, writer, event, control)
+    return _ended(runner, "failed", reason)
+
+
+def _ended(runner: ChannelRunner, status: str, reason: str) -> RunOutcome:
+    """The outcome of a run that ended abruptly, where the runner had got to."""
+    return RunOutcome(status, reason, runner.steps_run, runner.seq, runner.run_time_s)
+
+
+def _left(outcome: RunOutcome) -> RunOutcome:
+    """Told to stop while the database is unwritable: what the writer held is lost with
+    the process; the run keeps its last committed checkpoint for a restart."""
+    return dataclasses.replace(outcome, status=DETACHED, end_reason=None)
+
+
+def _record_end(
+    store: Store,
+    run: RunInfo,
+    writer: RunWriter,
+    runner: ChannelRunner,
+    outcome: RunOutcome,
+    control: RunControl,
+) -> RunReport:
+    """The run's end as the database keeps it: a writer's fault fails a run that went on;
+    a detached run is left as it is."""
     if writer.error is not None and outcome.status != DETACHED and outcome.status != "failed":
         # the run went on, but what it measured after the writer's fault is not stored
-        outcome = RunOutcome(
-            "failed", WRITER_FAILED_REASON, outcome.steps_run, outcome.points_stored,
-            outcome.run_time_s,
-        )  # fmt: skip
+        outcome = dataclasses.replace(outcome, status="failed", end_reason=WRITER_FAILED_REASON)
         fault = EventRecord(
             t=runner.run_time_s,
             kind="error",
@@ -242,9 +297,7 @@ def _finish(
         lambda: store.set_status(run.id, outcome.status, end_reason=outcome.end_reason), control
     )
     if not stored:
-        outcome = RunOutcome(
-            DETACHED, None, outcome.steps_run, outcome.points_stored, outcome.run_time_s
-        )
+        outcome = _left(outcome)
     final = store.get_run(run.id)
     assert final is not None
     return RunReport(final, outcome)

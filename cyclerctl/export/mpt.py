@@ -81,6 +81,7 @@ class MptWriter:
     _last_q: float = 0.0
     _half_cycle: int = 0
     _last_sign: int = 0
+    _half_base: float = 0.0  # charge of the finished steps of the current half cycle, C
 
     def __post_init__(self) -> None:
         self._step = {s.step: s for s in self.steps}
@@ -119,17 +120,29 @@ class MptWriter:
         changed = step != prev
         q_end_prev = np.concatenate(([self._last_q], Q[:-1]))
         offsets = self._q_offset + np.cumsum(np.where(changed, q_end_prev, 0.0))
-        # half cycle: EC-Lab counts a new half cycle whenever the current changes sign
-        sign = np.sign(I).astype(np.int64)
+        # half cycle: EC-Lab counts a new half cycle whenever the current changes sign, and
+        # its Q charge/discharge is the charge since the half cycle began (a rest after a
+        # discharge still reads the discharge): reset at a half-cycle change, not at a step's
+        # (the sign of each point's own charge decides, as EC-Lab's ox/red does: a point
+        # after an unrecorded gap can open a half cycle of its own)
+        dq = Q - np.where(changed, 0.0, q_end_prev)
+        sign = np.sign(dq).astype(np.int64)
         half = np.empty(n, dtype=np.int64)
-        h, last = self._half_cycle, self._last_sign
+        q_half = np.empty(n)
+        h, last, base = self._half_cycle, self._last_sign, self._half_base
+        prev_q = self._last_q
         for i, s in enumerate(sign):
+            if changed[i]:
+                base += prev_q
             if s != 0 and last != 0 and s != last:
                 h += 1
+                base = 0.0 if changed[i] else -prev_q
             if s != 0:
                 last = int(s)
             half[i] = h
-        self._half_cycle, self._last_sign = h, last
+            prev_q = float(Q[i])
+            q_half[i] = base + prev_q
+        self._half_cycle, self._last_sign, self._half_base = h, last, base
         if n:
             self._q_offset = float(offsets[-1])
             self._last_step = int(step[-1])
@@ -144,7 +157,7 @@ class MptWriter:
             "Ewe/V": rows["V"],
             "<I>/mA": I * 1e3,
             "(Q-Qo)/mA.h": (offsets + Q) * MA_H_PER_C,
-            "Q charge/discharge/mA.h": Q * MA_H_PER_C,
+            "Q charge/discharge/mA.h": q_half * MA_H_PER_C,
             "half cycle": half,
         }
 

@@ -8,8 +8,9 @@ extra). The directory holds:
 - ``steps.csv``: the executed steps (cycle, kind, times, charge/discharge Ah and Wh);
 - ``protocol.toml`` (or ``.txt`` for an imported run: the tester's program as its file held
   it), ``cell.json``, ``results.json``;
-- whatever a registered :data:`EXTRA_TABLES` writer adds (the per-cycle table, once it
-  exists: register its writer there, see below);
+- ``cycles.csv`` and ``cycles.parquet``: the per-cycle table (:mod:`.cycles`), when the
+  run has one (a cycling analysis stored it); and whatever a writer registered in
+  :data:`EXTRA_TABLES` adds;
 - ``ro-crate-metadata.json``: the root Dataset, one File entity per file above with its
   ``sha256``, ``contentSize`` and ``encodingFormat``; the run as a ``CreateAction`` (agent:
   the operator; instrument: the instrument as an ``IndividualProduct``; object: the cell and,
@@ -34,8 +35,7 @@ from cyclerctl.store.serialize import jsonable
 __all__ = ["EXTRA_TABLES", "write_crate"]
 
 #: Writers of further tables, each ``(store, run_id, directory) -> [(path, description)]``
-#: of the files it wrote there. Hook for the per-cycle table: its module appends its
-#: writer here (``EXTRA_TABLES.append(write_cycle_table)``) and the crate lists its file.
+#: of the files it wrote there: a new table joins the crate by appending its writer here.
 EXTRA_TABLES: list[Callable[[Store, int, Path], list[tuple[Path, str]]]] = []
 
 FORMATS = {
@@ -115,6 +115,15 @@ def write_crate(store: Store, run_id: int, directory: str | Path, *, license: st
     results_file = staging / "results.json"
     results_file.write_text(json.dumps(jsonable(results), indent=2, default=str), "utf-8")
     files.append((results_file, "analysis results"))
+    for fmt, name in (("cycles-csv", "cycles.csv"), ("cycles-parquet", "cycles.parquet")):
+        try:
+            table = export_run(store, run_id, fmt, staging / name)
+        except ValueError:  # no per-cycle table: not a cycling run, or not analysed
+            break
+        files.append((table, f"the per-cycle table ({name.rsplit('.', 1)[1]})"))
+        sidecar = table.with_name(table.name + ".json")
+        if sidecar.is_file():
+            files.append((sidecar, f"the per-cycle table's column units and metadata ({name})"))
     for extra in EXTRA_TABLES:
         files.extend(extra(store, run_id, staging))
 

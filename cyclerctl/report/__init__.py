@@ -2,7 +2,8 @@
 index.html showing them with the results table. matplotlib with the Agg backend (no display).
 
 Every run gets V(t)/I(t) (decimated to ≤ 20 000 points so a long run plots quickly);
-cycling kinds get capacity and CE vs cycle and the voltage profiles of a few cycles;
+cycling kinds get capacity and CE vs cycle, the voltage profiles and dQ/dV, dV/dQ of a few
+chosen cycles (:mod:`.cycles`; the curves also as dqdv.csv) and the per-cycle table;
 impedance runs get the Nyquist plot with the fitted circuit where a fit is stored; and each
 analysis kind gets the figure it exists for (:mod:`.kinds`): Arrhenius, the Li‖Cu CE trace,
 the CCD ramp, Li‖Li overpotential, nucleation, Bruce–Vincent, LSV, rate capability.
@@ -11,7 +12,6 @@ the CCD ramp, Li‖Li overpotential, nucleation, Bruce–Vincent, LSV, rate capa
 from __future__ import annotations
 
 import html
-import math
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import numpy as np
 
 from cyclerctl.analysis import RunData
 from cyclerctl.reanalysis import run_data
+from cyclerctl.report.cycles import cycle_figures, cycle_table_html
 from cyclerctl.report.kinds import KIND_FIGURES, kind_figures
 from cyclerctl.report.plot import FIGSIZE, MAX_POINTS, pyplot, save, thin
 from cyclerctl.store import Store
@@ -43,46 +44,6 @@ def fig_vi(data: RunData, path: Path) -> Path | None:
     ax2.plot(t_h, s["I"] * 1e3, color="tab:red", lw=1)
     ax2.set_ylabel("current / mA", color="tab:red")
     ax.set_title("V(t) and I(t)")
-    return save(fig, path)
-
-
-def fig_capacity(data: RunData, path: Path) -> Path | None:
-    from cyclerctl.analysis.cycling import cycle_totals
-
-    cycles = [c for c in cycle_totals(data.steps) if c.complete]
-    if not cycles:
-        return None
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=FIGSIZE)
-    n = [c.cycle for c in cycles]
-    ax.plot(n, [c.charge_Ah * 1e3 for c in cycles], "o-", label="charge")
-    ax.plot(n, [c.discharge_Ah * 1e3 for c in cycles], "s-", label="discharge")
-    ax.set_xlabel("cycle")
-    ax.set_ylabel("capacity / mAh")
-    ax.legend(loc="lower left")
-    ax2 = ax.twinx()
-    ax2.plot(n, [100 * (c.ce or math.nan) for c in cycles], "^:", color="tab:green")
-    ax2.set_ylabel("CE / %", color="tab:green")
-    ax.set_title("capacity and Coulombic efficiency")
-    return save(fig, path)
-
-
-def fig_profiles(data: RunData, path: Path) -> Path | None:
-    s = data.samples
-    cycles = sorted({int(c) for c in np.unique(s["cycle"]) if c > 0}) if s.size else []
-    if not cycles:
-        return None
-    picks = sorted({cycles[0], cycles[len(cycles) // 2], cycles[-1]})
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=FIGSIZE)
-    for c in picks:
-        rows = s[(s["cycle"] == c) & (s["I"] != 0)]
-        if rows.size:
-            ax.plot(np.abs(rows["Q"]) / 3.6, rows["V"], ".", ms=2, label=f"cycle {c}")
-    ax.set_xlabel("|Q| in step / mAh")
-    ax.set_ylabel("voltage / V")
-    ax.legend()
-    ax.set_title("voltage profiles")
     return save(fig, path)
 
 
@@ -121,6 +82,22 @@ def _results_table(results: dict[str, Any]) -> str:
     return "<table><tr><th>result</th><th>value</th><th>unit</th></tr>" + "".join(rows) + "</table>"
 
 
+def _cycles_html(results: dict[str, Any]) -> str:
+    table = results.get("cycles")
+    rows = table.data if table is not None else None
+    if not isinstance(rows, list) or not rows or "coulombic_efficiency" not in rows[0]:
+        return ""
+    meta = results.get("cycles_metadata")
+    note = ""
+    if meta is not None and isinstance(meta.data, dict):
+        d = meta.data
+        note = html.escape(
+            f"{d.get('working_electrode')} half cell: charge = {d.get('charge')}; "
+            f"discharge = {d.get('discharge')}; reference cycle {d.get('reference_cycle')}"
+        )
+    return cycle_table_html(rows) + (f"<p>{note}</p>" if note else "")
+
+
 def write_report(store: Store, run_id: int, out_dir: str | Path) -> Path:
     """Figures and index.html for run ``run_id`` in ``out_dir``; the index.html path."""
     run = store.get_run(run_id)
@@ -133,8 +110,7 @@ def write_report(store: Store, run_id: int, out_dir: str | Path) -> Path:
     kind = run.analysis.get("kind")
     figures = [fig_vi(data, out / "vi.png")]
     if kind in CYCLING_KINDS or run.protocol_name.startswith("import:"):
-        figures += [fig_capacity(data, out / "capacity.png")]
-        figures += [fig_profiles(data, out / "profiles.png")]
+        figures += cycle_figures(data, out, differential=kind != "li-li-cycling")
     if kind != "bruce-vincent":  # it gets its two Nyquist plots, each with its own fit
         figures += [fig_nyquist(data, results, out / "nyquist.png")]
     figures += kind_figures(kind, data, results, out)
@@ -145,7 +121,7 @@ def write_report(store: Store, run_id: int, out_dir: str | Path) -> Path:
         f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head>"
         f"<body><h1>{title}</h1><p>status {html.escape(run.status)}"
         f" ({html.escape(run.end_reason or '')}), analysis {html.escape(str(kind))}</p>"
-        f"{_results_table(results)}{imgs}</body></html>"
+        f"{_results_table(results)}{_cycles_html(results)}{imgs}</body></html>"
     )
     index = out / "index.html"
     index.write_text(page, encoding="utf-8")

@@ -200,13 +200,13 @@ class RunWriter:
             self._raise_if_failed()
             if self._closing:
                 raise RuntimeError(f"writer for run {self.run_id} is closed")
-            rows = len(item[1]) if isinstance(item, tuple) else 1
+            rows = _rows(item)
             self._pending.append(item)
             self._pending_rows += rows
             self._queued += 1
             if self._deadline is None:
                 self._deadline = time.monotonic() + self.flush_interval_s
-            shared.added(self, rows)
+            shared.added(rows, deadline=self._deadline, due=self._pending_rows >= self.max_rows)
             if bounded and shared.backlog_full():
                 # the block is held with the rest (nothing measured is dropped); the bound
                 # is overshot by at most one block per run, since the run stops now
@@ -221,6 +221,71 @@ class RunWriter:
             raise WriterError(
                 f"writer for run {self.run_id} on {self.channel} failed: {self._error!r}"
             ) from self._error
+
+    # -- the shared thread's side (every method with shared.lock held) --------------------
+
+    @property
+    def has_pending(self) -> bool:
+        """Items queued that the thread has not taken yet."""
+        return bool(self._pending)
+
+    @property
+    def waiting_for_commit(self) -> bool:
+        """Items queued (taken or not) that are not committed yet."""
+        return self._committed < self._queued
+
+    def take(self) -> Taken:
+        """Hand over the oldest pending items, in order: about ``max_rows`` rows (at least
+        one item), so a producer that runs ahead of the disk gets transactions of that
+        size, not one of everything."""
+        count = rows = 0
+        for item in self._pending:
+            if count and rows >= self.max_rows:
+                break
+            count += 1
+            rows += _rows(item)
+        items = self._pending[:count]
+        del self._pending[:count]
+        self._pending_rows -= rows
+        if not self._pending:
+            self._deadline = None
+        return Taken(items, newest=self._queued - len(self._pending), more=bool(self._pending))
+
+    def committed_up_to(self, ticket: int) -> None:
+        """Every item up to ``ticket`` is committed."""
+        self._committed = max(self._committed, ticket)
+
+    def fail(self, exc: BaseException) -> int:
+        """The run's data cannot be stored: from now on every call raises ``exc``. What
+        was pending is dropped; returns how many rows that was."""
+        dropped = self._pending_rows
+        self._error = exc
+        self._pending, self._pending_rows, self._deadline = [], 0, None
+        return dropped
+
+    def fail_if_waiting(self, exc: BaseException) -> None:
+        """The thread died of ``exc``: a handle still waiting for a commit fails with it."""
+        if self._error is None and self.waiting_for_commit:
+            self._error = exc
+
+
+def _rows(item: object) -> int:
+    """Rows an item adds: a block's length, or one for a record."""
+    return len(item[1]) if isinstance(item, tuple) else 1
+
+
+def _sample_rows(item: object) -> int:
+    """Points (sample rows) an item holds."""
+    return len(item[1]) if isinstance(item, tuple) and item[0] == "samples" else 0
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """Items a run's handle handed to the thread (:meth:`RunWriter.take`)."""
+
+    items: list[object]
+    newest: int  # ticket of the newest item taken
+    more: bool  # items are left pending: they are due at once
 
 
 @dataclass
@@ -292,13 +357,14 @@ class SharedWriter:
         since = self.outage_since
         return 0.0 if since is None else time.monotonic() - since
 
-    def added(self, writer: RunWriter, rows: int) -> None:  # with lock held
+    def added(self, rows: int, *, deadline: float, due: bool) -> None:  # with lock held
+        """A handle queued ``rows``; it wants them committed by ``deadline``, or at once
+        (``due``: it holds ``max_rows``) unless the database is unwritable."""
         self.held_rows += rows
-        deadline = writer._deadline
         wake = False
-        if writer._pending_rows >= writer.max_rows and self.outage_since is None:
+        if due and self.outage_since is None:
             self._due = wake = True
-        if deadline is not None and (self._next_deadline is None or deadline < self._next_deadline):
+        if self._next_deadline is None or deadline < self._next_deadline:
             self._next_deadline = deadline
             wake = True
         if wake:
@@ -351,14 +417,13 @@ class SharedWriter:
                         continue
                 if stopping:
                     with self.lock:
-                        if not any(w._pending for w in self._writers.values()):
+                        if not any(w.has_pending for w in self._writers.values()):
                             break
         except BaseException as exc:  # a bug here: every handle learns of it
             log.exception("store writer thread failed")
             with self.lock:
                 for writer in self._writers.values():
-                    if writer._error is None and writer._committed < writer._queued:
-                        writer._error = exc
+                    writer.fail_if_waiting(exc)
         finally:
             self._drop_connection()
             with self.lock:
@@ -390,41 +455,30 @@ class SharedWriter:
                 self.lock.wait(timeout)
 
     def _writers_waiting(self) -> bool:  # with lock held
-        return any(w._committed < w._queued for w in self._writers.values())
+        return any(w.waiting_for_commit for w in self._writers.values())
 
     def _take(self, held: dict[int, _RunBatch]) -> None:
         """Move the handles' pending items, in order, into the thread's per-run batches:
-        about ``max_rows`` rows of each run at a time (at least one item), so a producer
-        that runs ahead of the disk gets transactions of that size, not one of everything
-        (a list of millions of tuples to build). What is left is due at once."""
+        about ``max_rows`` rows of each run at a time (:meth:`RunWriter.take`; not one
+        transaction of everything, a list of millions of tuples to build). What is left is
+        due at once."""
         with self.lock:
             self._due = False
             self._next_deadline = None
             for key, writer in self._writers.items():
-                if not writer._pending:
+                if not writer.has_pending:
                     continue
                 entry = held.get(key)
                 if entry is None:
                     entry = held[key] = _RunBatch(writer)
-                count = rows = 0
-                for item in writer._pending:
-                    if count and rows >= writer.max_rows:
-                        break
+                taken = writer.take()
+                for item in taken.items:
                     entry.batch.add(item)
-                    count += 1
-                    if isinstance(item, tuple):
-                        rows += len(item[1])
-                        if self.outage_since is not None and item[0] == "samples":
-                            entry.points_held += len(item[1])
-                    else:
-                        rows += 1
-                entry.newest = writer._queued - len(writer._pending) + count
-                del writer._pending[:count]
-                writer._pending_rows -= rows
-                if writer._pending:
+                    if self.outage_since is not None:
+                        entry.points_held += _sample_rows(item)
+                entry.newest = taken.newest
+                if taken.more:
                     self._due = True  # the rest goes in the next transaction, at once
-                else:
-                    writer._deadline = None
 
     def _commit(self, held: dict[int, _RunBatch]) -> bool:
         """Write every held run's batch in one transaction; False: the database is
@@ -507,7 +561,7 @@ class SharedWriter:
         with self.lock:  # one wake-up for every waiter, however many runs committed
             for entry in entries:
                 self.held_rows -= entry.batch.rows
-                entry.writer._committed = max(entry.writer._committed, entry.newest)
+                entry.writer.committed_up_to(entry.newest)
             self.lock.notify_all()
 
     def _recovered(self) -> None:
@@ -523,9 +577,7 @@ class SharedWriter:
         writer = entry.writer
         log.error("run %s: writer failed: %r", writer.run_id, exc)
         with self.lock:
-            self.held_rows -= entry.batch.rows + writer._pending_rows
-            writer._error = exc
-            writer._pending, writer._pending_rows, writer._deadline = [], 0, None
+            self.held_rows -= entry.batch.rows + writer.fail(exc)
             self.lock.notify_all()
 
 

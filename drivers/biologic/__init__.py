@@ -20,12 +20,19 @@ Vendor documents followed (read, not copied; none of their code is here):
 - The package's Delphi example (OCV, VSCAN, CP, CA, MP parameter lists).
 - PyExpLabSys ``PyExpLabSys/drivers/bio_logic.py`` (CINF/PyExpLabSys): the PEIS/GEIS
   process-1 columns.
+- easy-biologic (bicarlsen/easy-biologic, MIT/Apache-2.0): row layouts per board family
+  (``lib/data_parser.py``), StartTime as the time origin, a captured VSP-300 spectrum;
+  pyeclab (federicoscarpioni/pyeclab, MIT): StartTime, the device families.
 
-Not run against a real unit or a real EClib64.dll. Unconfirmed (each module says more):
-the VSCAN row layout (assumed as CV's); whether linked techniques count time from their own
-start (the channel copes with both); Exit_Cond beyond the guide's table; the code for an
-unknown parameter label (the emulator answers −4); end reasons are inferred, since the
-device reports none.
+Not run against a real unit or a real EClib64.dll. What stays unconfirmed is
+``UNCONFIRMED`` (the Phase_Zwe unit, ``PHASE_ZWE_UNIT``, among it); each module says more.
+The code for an unknown parameter label is a guess (the emulator answers −4).
+
+Commissioning aids (emulated library only): ``EmulatedEClib(dummy_load=DummyLoad(...))``
+puts a resistor, or R in series with R‖C, on every channel instead of cells;
+``EmulatedEClib(..., miscale="phase_degrees")`` reports Phase_Zwe in the other unit than
+``PHASE_ZWE_UNIT``, the fault a commissioning check must catch. ``open_instrument`` passes
+the options ``dummy_load`` and ``miscale`` on.
 
 Registry contract (``drivers/registry.py``):
 
@@ -33,7 +40,8 @@ Registry contract (``drivers/registry.py``):
   EClib64.dll and the .ecc/kernel files, or the DLL itself; default: the DLL search path).
   ``address`` ``"emulated"`` (or an ``emulated_cells`` option, a list of CellSummary) uses
   the emulated library instead, with ``virtual_time`` (default True), ``speed``, ``seed``,
-  ``model`` ("VMP3", "SP-150", "VSP", "SP-300", "VMP-300"). ``record_every_s`` sets
+  ``model`` ("VMP3", "VSP", "SP-50", "SP-150", "SP-300", "VSP-300", "VMP-300"),
+  ``dummy_load`` (a DummyLoad instead of cells) and ``miscale``. ``record_every_s`` sets
   Record_every_dT (default 1 s).
 - ``start_emulator``: EClib is a DLL, not a network protocol: there is nothing to serve.
 """
@@ -48,16 +56,22 @@ from typing import Any
 from cyclerctl.plan import CellSummary
 
 from ..registry import Emulator
-from .driver import BioLogicChannel, BioLogicInstrument
+from .decoding import PHASE_ZWE_UNIT, UnknownRowLayout
+from .driver import UNCONFIRMED, BioLogicChannel, BioLogicInstrument
+from .dummy_load import DummyLoad
 from .eclib import DLL_NAME, EClib, EClibError, load_eclib
 from .emulated_eclib import EmulatedEClib
 
 __all__ = [
+    "PHASE_ZWE_UNIT",
+    "UNCONFIRMED",
     "BioLogicChannel",
     "BioLogicInstrument",
+    "DummyLoad",
     "EClib",
     "EClibError",
     "EmulatedEClib",
+    "UnknownRowLayout",
     "load_eclib",
     "open_instrument",
     "start_emulator",
@@ -70,14 +84,21 @@ def open_instrument(address: str, options: Mapping[str, Any]) -> BioLogicInstrum
     """A connected BioLogic instrument (see the module notes for ``options``)."""
     cells = options.get("emulated_cells")
     record_every_s = float(options.get("record_every_s", 1.0))
-    if cells is not None or address == EMULATED:
-        if not cells:
+    dummy = options.get("dummy_load")
+    if cells is not None or dummy is not None or address == EMULATED:
+        if not cells and dummy is None:
             raise ValueError(
-                "the emulated BioLogic needs the cells it holds (option emulated_cells)"
+                "the emulated BioLogic needs the cells it holds (option emulated_cells) "
+                "or a dummy load (option dummy_load)"
             )
+        if dummy is not None and not isinstance(dummy, DummyLoad):
+            raise ValueError(f"option dummy_load: a biologic.DummyLoad, not {dummy!r}")
         virtual = bool(options.get("virtual_time", True))
+        miscale = options.get("miscale")
         library = EmulatedEClib(
-            list(cells),
+            list(cells or ()),
+            dummy_load=dummy,
+            miscale=None if miscale is None else str(miscale),
             seed=options.get("seed"),
             virtual_time=virtual,
             speed=float(options.get("speed", 1.0)),

@@ -9,9 +9,11 @@ until the memory is drained (TCurrentValues.MemFilled = 0); the step has ended w
 channel reports STOP with nothing left in memory (the loop of the guide's GetData example
 and the vendor's ``ex_tech_*.py``). Stopping is BL_StopChannel.
 
-Points: t = step time (technique time plus where the technique started in the step), V =
-Ewe, I (0 for OCV, which measures no current), Q integrated from I (trapezoids; none of the
-techniques used records a charge column), T = NaN. Impedance points (PEIS/GEIS process 1)
+Points: t = step time: where the step started (``StepProgress.elapsed_s``) plus the
+technique's TDataInfos.StartTime plus the row's time since the technique started (the time
+origin easy-biologic and pyeclab use, ``decoding``), V = Ewe, I (0 for OCV, which measures
+no current), Q integrated from I (trapezoids; none of the techniques used records a charge
+column), T = NaN. Impedance points (PEIS/GEIS process 1)
 carry f, Z', Z'', V_dc = Ewe, t.
 
 Why a step ended is inferred, since the device does not say: a technique that ran its whole
@@ -22,9 +24,23 @@ techniques cannot hold (``TechniquePlan.watched``) are checked here on the point
 One lock per instrument: EClib is called from one thread at a time (the guide says its
 functions are thread-safe; one lock keeps a read's GetData calls together).
 
+Rows are decoded per board family (VMP3 family: VMP3, VSP, SP-50/150 …; SP-300 family:
+SP-200/300, VSP-300, VMP-300 …), as easy-biologic, pyeclab and the vendor's kbio_tech
+examples tell them apart; rows of a layout not known for the technique and the channel's
+board raise ``decoding.UnknownRowLayout`` naming both, never a wrong number.
+
+Phase_Zwe (PEIS/GEIS impedance rows) is read in radians (``decoding.PHASE_ZWE_UNIT``).
+Radians: the guide (§3.5), easy-biologic's captured VSP-300 spectrum (phases within ±π
+for WE and CE, and only radians agree with how its |Z| falls with frequency). Degrees:
+MaxThePrisberry/battery-tester ``biologic_dll.c`` (multiplies by π/180) and a public
+impedance.py fitting script, both of whose degree values come from EC-Lab data files
+(Phase(Z)/deg), not from BL_GetData. ``decoding`` gives the details; what stays
+unconfirmed without a unit is ``UNCONFIRMED``.
+
 Followed: EC-Lab Development Package User's Guide v6.11 (May 2024); the vendor's Python
-examples (kbio_api.py, kbio_tech.py, ex_tech_OCV.py, ex_tech_CP.py). Not run against a
-real unit.
+examples (kbio_api.py, kbio_tech.py, ex_tech_OCV.py, ex_tech_CP.py); easy-biologic
+(bicarlsen/easy-biologic, ``lib/data_parser.py``); pyeclab (federicoscarpioni/pyeclab,
+``channel/buffer_converters.py``). Not run against a real unit.
 """
 
 from __future__ import annotations
@@ -47,10 +63,21 @@ from ..base import (
     Samples,
     StepProgress,
 )
+from . import decoding
 from . import eclib_types as T
-from .decoding import Floats, Rows, Words, decode, ieee_singles
+from .decoding import PHASE_ZWE_UNIT, Floats, Rows, Words, decode, family_of_board, ieee_singles
 from .eclib import EClib
 from .techniques import NATIVE_END_CONDITIONS, Settings, TechniquePlan, plan_step
+
+#: Phase_Zwe's unit, as decoded (``decoding``): the commissioning check on an RC dummy tests it.
+PHASE_UNIT = PHASE_ZWE_UNIT
+#: What this driver assumes without having run on a unit (``cyclerctl probe`` lists it).
+UNCONFIRMED: tuple[str, ...] = (
+    *decoding.UNCONFIRMED,
+    "Exit_Cond values (0 next step, 1 next technique, 2 stop) beyond the guide's table",
+    "a limit test ends its technique at the point where it is met",
+    "why a step ended is inferred from its last point: the device reports no end reason",
+)
 
 STEP_KINDS = frozenset({"rest", "cc", "cv", "cccv", "eis", "sweep"})
 #: GetData calls one read may make while the channel memory still holds data.
@@ -145,6 +172,7 @@ class _Run:
     i_last: float | None = None
     v_last: float = math.nan
     technique: int = 0  # index of the technique the last rows came from
+    origin: float = 0.0  # step time at BL_StartChannel (where a resumed step starts)
     offsets: dict[int, float] = field(default_factory=dict)  # technique → step time at its t=0
     stopping: bool = False  # BL_StopChannel sent; drain, then end without a reason
     ended: bool = False
@@ -158,6 +186,7 @@ class BioLogicChannel:
         self._instrument = instrument
         self.channel = channel
         self.board_type = board_type
+        self.family = family_of_board(board_type)  # row layouts (None: none known)
         self.ieee = int(infos.FloatFormat) == 1
         self._name = f"{instrument.name}:{channel + 1}"
         self.settings = Settings(board_type=board_type, record_every_s=instrument.record_every_s)
@@ -206,7 +235,11 @@ class BioLogicChannel:
             eclib.start_channel(device_id, self.channel)
             self._busy = True
         self._run = _Run(
-            plan, progress.elapsed_s, progress.charge_C, offsets={0: progress.elapsed_s}
+            plan,
+            progress.elapsed_s,
+            progress.charge_C,
+            origin=progress.elapsed_s,
+            offsets={0: progress.elapsed_s},
         )
 
     def read(self) -> Samples:
@@ -221,7 +254,7 @@ class BioLogicChannel:
         with self._instrument.lock:
             for _ in range(MAX_CALLS_PER_READ):
                 data = self._instrument.eclib.get_data(self._device_id(), self.channel)
-                rows = decode(data, self._to_single)
+                rows = decode(data, self.board_type, self._to_single)
                 if len(rows.t_s):
                     block, z = self._convert(run, rows)
                     points.append(block)
@@ -309,19 +342,10 @@ class BioLogicChannel:
         return out, z
 
     def _offset(self, run: _Run, rows: Rows) -> float:
-        """Step time at the technique's t = 0.
-
-        The guide converts times "from the technique start"; should a unit count linked
-        techniques' times from the first one instead, their times already continue the
-        step's and no offset is added.
-        """
-        index = rows.technique_index
-        if index not in run.offsets:
-            previous = run.offsets.get(run.technique, 0.0)
-            continues = float(rows.t_s[0]) + previous >= run.t_last - 1e-6
-            run.offsets[index] = previous if continues else run.t_last
-        run.technique = max(run.technique, index)
-        return run.offsets[index]
+        """Step time at the technique's t = 0: the step's origin plus TDataInfos.StartTime."""
+        run.offsets[rows.technique_index] = run.origin + rows.start_s
+        run.technique = max(run.technique, rows.technique_index)
+        return run.offsets[rows.technique_index]
 
     def _watched_hit(
         self, run: _Run, block: np.ndarray, z: np.ndarray | None

@@ -4,7 +4,8 @@ BL_LoadTechnique's parameters are read the way the guide describes them and turn
 a cyclerctl Step (:func:`to_segment`), which a ``SimChannel`` runs; what the simulated cell
 does is recorded as the device records it (Record_every_dT/dE/dI, the technique's final
 point always) and kept in channel memory as the GetData rows the real device returns
-(``decoding`` documents the layouts). Linked techniques run one after the other; a limit
+(``decoding`` documents the layouts, per board family: the channel writes its own family's
+rows). Linked techniques run one after the other; a limit
 test with Exit_Cond 2 stops the experiment.
 
 This is the emulator's reading of the vendor documentation, written apart from the
@@ -33,12 +34,16 @@ from ..base import Samples
 from ..sim import SimChannel, sweep_path
 from . import ecc_catalog as C
 from . import eclib_types as T
+from .decoding import PHASE_ZWE_UNIT
 
 ParamValue = bool | int | float
 Floats = npt.NDArray[np.float64]
 Words = npt.NDArray[np.uint32]
 
 EXIT_STOP_EXPERIMENT = 2
+#: Deliberate faults a commissioning check must catch: ``phase_degrees`` writes Phase_Zwe
+#: and Phase_Zce in the other unit than the decoder's ``PHASE_ZWE_UNIT``.
+MISCALES = ("phase_degrees",)
 MEMORY_BYTES = 4 * 1024 * 1024
 _EPS_S = 1e-9
 
@@ -297,6 +302,7 @@ class EmulatedChannel:
     last_V: float = 0.0
     last_I: float = 0.0
     last_f: float = 0.0
+    miscale: str | None = None  # one of MISCALES: a deliberately wrong emulator
 
     # -- technique loading and start/stop -------------------------------------------------
 
@@ -409,8 +415,10 @@ class EmulatedChannel:
         stem = segment.technique.ecc.stem
         if stem == "ocv":
             columns = [hi, lo, V] + ([zeros] if self.board_type == T.BOARD_ESSENTIAL else [])
-        elif stem == "vscan":
+        elif stem == "vscan" and self.board_type == T.BOARD_ESSENTIAL:
             columns = [hi, lo, _singles(self._programmed_V(segment, points["t"])), I, V, zeros]
+        elif stem == "vscan":
+            columns = [hi, lo, I, V, zeros]  # SP-300 family: no Ec
         elif stem in ("peis", "geis"):
             columns = [hi, lo, V, I]
         else:
@@ -419,7 +427,7 @@ class EmulatedChannel:
 
     def _impedance_rows(self, segment: Segment, z: np.ndarray, dc: np.ndarray) -> Words:
         magnitude = np.hypot(z["Zre"], z["Zim"])
-        phase = np.arctan2(z["Zim"], z["Zre"])
+        phase = self._phase_as_written(np.arctan2(z["Zim"], z["Zre"]))
         if segment.galvanostatic:
             abs_I = np.full(len(z), segment.amplitude)
             abs_E = abs_I * magnitude
@@ -445,10 +453,15 @@ class EmulatedChannel:
             zeros,
             _singles(z["t"]),
         ]
-        if self.board_type == T.BOARD_ESSENTIAL:
-            i_range = int(segment.technique.get("I_Range", 0, T.IRANGE_AUTO))
-            columns.append(np.full(len(z), i_range, dtype=np.uint32))
+        if self.board_type == T.BOARD_ESSENTIAL:  # the I range, a single (easy-biologic)
+            i_range = float(segment.technique.get("I_Range", 0, T.IRANGE_AUTO))
+            columns.append(_singles(np.full(len(z), i_range)))
         return np.column_stack(columns).astype(np.uint32)
+
+    def _phase_as_written(self, radians: Floats) -> Floats:
+        """Phase_Zwe in the decoder's unit, or in the other one when miscaled on purpose."""
+        degrees = (PHASE_ZWE_UNIT == "deg") != (self.miscale == "phase_degrees")
+        return np.rad2deg(radians) if degrees else radians
 
     def _store(self, ecc: C.EccFile, process: int, rows: Words) -> None:
         self.memory.append(

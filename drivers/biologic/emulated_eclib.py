@@ -23,7 +23,15 @@ a missing DLL symbol), and documented ones this emulator does not implement are 
 lists as :class:`eclib.Param`), with the code returned: the exchange a binding test replays.
 
 Each channel holds a ``SimChannel`` of ``SimInstrument`` (same cell files, same seeds), so
-a run here and a run on the simulator directly see the same cell.
+a run here and a run on the simulator directly see the same cell. With ``dummy_load`` the
+channels hold a :class:`~dummy_load.DummyLoad` instead (a resistor, or R in series with
+R‖C: what a technician commissions an instrument on), ``dummy_channels`` of them.
+
+Rows are written in the layout of the model's board family (``decoding``): VMP3, VSP,
+SP-50 and SP-150 are VMP3-family boards (``name.ecc``), SP-300, VSP-300 and VMP-300
+SP-300-family ones (``name4.ecc``). ``miscale="phase_degrees"`` writes Phase_Zwe and
+Phase_Zce in the other unit than ``decoding.PHASE_ZWE_UNIT`` (degrees where the decoder
+reads radians): a deliberately broken emulator for the commissioning check to catch.
 """
 
 from __future__ import annotations
@@ -36,11 +44,18 @@ import numpy as np
 
 from cyclerctl.plan import CellSummary
 
-from ..sim import SimInstrument
+from ..sim import SimChannel, SimInstrument
 from . import ecc_catalog as C
 from . import eclib_types as T
+from .dummy_load import DummyLoad
 from .eclib import Param
-from .emulated_channel import Chunk, EmulatedChannel, EmulatorRefusal, LoadedTechnique
+from .emulated_channel import (
+    MISCALES,
+    Chunk,
+    EmulatedChannel,
+    EmulatorRefusal,
+    LoadedTechnique,
+)
 
 LIB_VERSION = "6.11 (cyclerctl emulation)"
 DEVICE_ID = 1
@@ -55,8 +70,10 @@ KERNEL_FILES = {
 MODELS: dict[str, tuple[int, int, int]] = {
     "VMP3": (5, T.BOARD_ESSENTIAL, 16),
     "VSP": (6, T.BOARD_ESSENTIAL, 8),
+    "SP-50": (13, T.BOARD_ESSENTIAL, 1),
     "SP-150": (14, T.BOARD_ESSENTIAL, 1),
     "SP-300": (16, T.BOARD_PREMIUM, 2),
+    "VSP-300": (20, T.BOARD_PREMIUM, 6),
     "VMP-300": (12, T.BOARD_PREMIUM, 16),
 }
 MAX_I_RANGE = 9  # 100 mA: the simulated channel's ±0.1 A
@@ -80,24 +97,50 @@ class EmulatedEClib:
         speed: float = 1.0,
         model: str = "VMP3",
         sample_interval_s: float = 1.0,
+        dummy_load: DummyLoad | None = None,
+        dummy_channels: int = 1,
+        miscale: str | None = None,
     ) -> None:
         if model not in MODELS:
             raise ValueError(f"emulated model {model!r}: one of {', '.join(MODELS)}")
+        if miscale is not None and miscale not in MISCALES:
+            raise ValueError(f"miscale {miscale!r}: one of {', '.join(MISCALES)}, or None")
         self.model = model
+        self.miscale = miscale
         self.device_code, self.board_type, slots = MODELS[model]
-        if not 1 <= len(cells) <= slots:
-            raise ValueError(f"an emulated {model} holds 1 to {slots} cells, not {len(cells)}")
-        self.simulator = SimInstrument(
-            cells,
-            seed=seed,
-            realtime=not virtual_time,
-            speed=speed,
-            sample_interval_s=sample_interval_s,
-            name="biologic",
-        )
+        count = len(cells) if dummy_load is None else dummy_channels
+        if dummy_load is not None and cells:
+            raise ValueError("an emulated BioLogic holds cells or a dummy load, not both")
+        if not 1 <= count <= slots:
+            raise ValueError(f"an emulated {model} holds 1 to {slots} cells, not {count}")
+        if dummy_load is None:
+            self.simulator: SimInstrument | None = SimInstrument(
+                cells,
+                seed=seed,
+                realtime=not virtual_time,
+                speed=speed,
+                sample_interval_s=sample_interval_s,
+                name="biologic",
+            )
+            sims = list(self.simulator.channels)
+        else:
+            self.simulator = None
+            base = dummy_load.seed if seed is None else seed
+            sims = [
+                SimChannel(
+                    dummy_load.copy(),
+                    name=f"biologic:{k + 1}",
+                    rng=np.random.default_rng([base, k]),
+                    sample_interval_s=sample_interval_s,
+                    realtime=not virtual_time,
+                    speed=speed,
+                    model_name="dummy load",
+                )
+                for k in range(count)
+            ]
         self.channels = [
-            EmulatedChannel(sim, k, self.board_type, serial=24_000 + k)
-            for k, sim in enumerate(self.simulator.channels)
+            EmulatedChannel(sim, k, self.board_type, serial=24_000 + k, miscale=miscale)
+            for k, sim in enumerate(sims)
         ]
         self.calls: list[EClibCall] = []
         self.connected = False

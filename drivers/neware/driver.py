@@ -23,13 +23,39 @@ time of a resumed step), ``volt`` → V, ``curr`` → I (A, signed), ``cap`` (Ah
 Q = direction × cap (C, plus a resumed step's charge), ``auxtemp`` (°C, only with an
 ``auxid``) → T (K), NaN otherwise.
 
-Not run against a real cycler; the wire shapes and what is unconfirmed are in ``messages``.
+Channels: ``getdevinfo`` marks each channel ``true`` or ``false``. In the captured BTS 8.0
+answers (aurora-neware ``tests/mocks.py``) ``false`` marks exactly the channels the same
+capture shows working on someone's test; a disabled channel may be marked so too. So a
+``false`` channel is not offered (``NewareInstrument.unavailable`` says why), unless its
+latest test carries this driver's tag (``inquire``): a test a crashed daemon began, that
+the next one must take over. A channel named in the ``channels`` option keeps its place
+(a daemon numbers its channels by that list) and refuses a step with the reason while
+``getdevinfo`` still marks it false.
+
+Each ``start`` carries the ``<backup …/>`` element both public clients send (aurora-neware
+``NewareAPI.start``; a public client's self-test), ``backupdir`` from ``bts_backup_dir``.
+
+A CV hold's current limit (step file ``Curr``) is the protocol's: the step's own current
+when it names one, else the current of the CC step this channel ran before it (as
+aurora-unicycler writes a CV after a CC), else ``cv_current_limit_A``, else the channel
+maximum with a warning (after a resume the step before is not known to the driver).
+
+A CC-CV step is one test of two parts, a CC then a CV (see ``stepfile``): BTS counts each
+part's ``testtime`` and ``cap`` from 0, so the driver adds the CC part's last record to the
+CV part's (``stepid`` 2; its record at 0 is the switch instant, kept once), and holds the
+whole step to its time and charge limits itself, stopping the test on the first record
+that reaches one and keeping nothing after it. Across the switch two stored points may lie
+up to two record intervals apart (each part records on its own grid).
+
+Not run against a real cycler; the wire shapes and what is unconfirmed are in ``messages``
+and ``stepfile``, and in one list in the package's ``UNCONFIRMED``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import shutil
 import tempfile
 import time
@@ -56,12 +82,10 @@ from .link import Link
 from .messages import ENDED_STATES, MAX_DOWNLOAD, ChannelAddress, ProtocolError
 from .stepfile import (
     NATIVE_CONDITIONS,
-    RECORD_STEPTYPE,
     STEP_KINDS,
+    StepFile,
     build_stepfile,
-    direction,
     parse_stepfile,
-    step_type,
     with_progress,
 )
 from .tag import StepTag
@@ -73,6 +97,11 @@ TIME_TOLERANCE_S = 2e-3
 CHARGE_TOLERANCE = 1e-6
 #: After ``stop``, how often to ask before starting the next step (≈ 15 s in all).
 IDLE_POLLS = 20
+#: ``<backup backupdir>`` of a start when the options name none: aurora-neware's default.
+DEFAULT_BACKUP_DIR = "C:\\Neware data"
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +117,8 @@ class ChannelSettings:
     current_max_A: float = 0.1
     voltage_range_V: tuple[float, float] = (-5.0, 5.0)
     download_records: int = MAX_DOWNLOAD  # records asked for per download (1…1000)
+    bts_backup_dir: str = DEFAULT_BACKUP_DIR  # where BTS backs the test's data up (its PC)
+    cv_current_limit_A: float | None = None  # a CV hold's limit with nothing before it
 
     def __post_init__(self) -> None:
         if not 1 <= self.download_records <= MAX_DOWNLOAD:
@@ -124,13 +155,25 @@ class _Test:
     tag: StepTag | None = None  # what its barcode says (None: not ours)
     state: str | None = None  # its end state when known without asking (an earlier test)
     pending: np.ndarray | None = None  # points to hand over before its own (SAMPLE_DTYPE)
+    # a CC-CV's second part counts its time and capacity from 0: where the first ended
+    first_part_last: tuple[float, float] = (0.0, 0.0)  # t (s), cap (Ah) of its last record
+    second_part_from: tuple[float, float] | None = None  # set at its first record
+    idle_due: bool = False  # the driver stopped it on the whole step's limit: wait for idle
+    got: int = 0  # records the last download brought (before any was dropped)
 
 
 class NewareChannel:
     def __init__(
-        self, instrument: NewareInstrument, address: ChannelAddress, settings: ChannelSettings
+        self,
+        instrument: NewareInstrument,
+        address: ChannelAddress,
+        settings: ChannelSettings,
+        *,
+        refusal: str | None = None,
     ) -> None:
         self._instrument = instrument
+        #: why this channel is not usable (getdevinfo marked it false at connect); None: it is
+        self.refusal = refusal
         self.address = address
         self._settings = settings
         self._capabilities = Capabilities(
@@ -149,6 +192,8 @@ class NewareChannel:
         self._leftover: tuple[int, StepProgress, np.ndarray] | None = None
         self._last_V: float | None = None
         self._files = 0
+        #: |current| of the last CC / CC-CV step this channel started: a CV hold's limit
+        self._last_current_A: float | None = None
 
     @property
     def name(self) -> str:
@@ -168,6 +213,7 @@ class NewareChannel:
 
     def start_step(self, step: Step, progress: StepProgress | None = None) -> None:
         check_runnable(step)
+        self._check_usable(step)
         progress = progress or StepProgress()
         if self._adopt_next(step, progress):
             return  # the dead daemon had started it already
@@ -179,10 +225,12 @@ class NewareChannel:
             self.stop()  # a new step ends the one before, as on any channel
         if self._test is not None and not self._test.ended:
             self._wait_until_idle(self._test)  # BTS starts nothing on a working channel
+        elif self._test is not None and self._test.idle_due:
+            self._wait_until_idle(self._test, keep_end=True)  # stopped by the driver
         cv_charge = None
         if step.kind == "cv" and isinstance(step.voltage_V, float | int):
             cv_charge = step.voltage_V >= self._present_voltage()
-        text, code = self._stepfile(step, progress, cv_charge)
+        text, file = self._stepfile(step, progress, cv_charge)
         self._files += 1
         file_name = f"cyclerctl-{self.address.key}-{self._files:05d}.xml"
         self._settings.folder.mkdir(parents=True, exist_ok=True)
@@ -191,8 +239,12 @@ class NewareChannel:
         before = self._test
         if tag.at_step_start and before is not None and before.testid and before.tag:
             tag = tag.after(before.testid, before.tag)
+        bts_path = self._settings.bts_path(file_name)
         request = messages.start_request(
-            self.address, self._settings.bts_path(file_name), tag.barcode(self._settings.barcode)
+            self.address,
+            bts_path,
+            tag.barcode(self._settings.barcode),
+            self._settings.bts_backup_dir,
         )
         reconnects = self._instrument.link.reconnects
         (answer,) = messages.answers(
@@ -204,11 +256,17 @@ class NewareChannel:
             if not (self._instrument.link.reconnects > reconnects and state == "working"):
                 raise RuntimeError(
                     f"{self.name}: the cycler refused to start step {step.name!r} "
-                    f"(answer {answer!r}, channel {state})"
+                    f"(answer {answer!r}, channel {state}); if the channel was free, BTS "
+                    f"could not open the step file it was sent, {bts_path!r}: check that "
+                    "stepfile_dir is shared with the BTS PC and bts_stepfile_dir names it "
+                    "as the BTS PC sees it"
                 )
+        if step.kind in ("cc", "cccv") and isinstance(step.current_A, float | int):
+            self._last_current_A = abs(float(step.current_A))
         # the limits as the file states them: what the end is read against
-        limits = parse_stepfile(text).step
-        self._test = _Test(limits, direction(code), progress.elapsed_s, progress.charge_C, tag=tag)
+        self._test = _Test(
+            file.step, file.direction, progress.elapsed_s, progress.charge_C, tag=tag
+        )
         self._test.pending = pending
 
     def read(self) -> Samples:
@@ -218,15 +276,27 @@ class NewareChannel:
         if test.ended:
             return Samples(ended=True, end_reason=test.end_reason)
         blocks = [self._download(test)]
-        if len(blocks[0]) < self._settings.download_records:
+        if test.got < self._settings.download_records:
             state = test.state or self._status()
             if state in ENDED_STATES:
                 # the test is over: collect what was recorded since the download above
-                while len(blocks[-1]) > 0:
+                while test.got > 0:
                     blocks.append(self._download(test))
                 test.ended = True
                 test.end_reason = self._end_reason(test, state)
         records = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
+        hit = _whole_step_limit(test.step, records) if test.step.kind == "cccv" else None
+        if hit is not None:
+            # a CC-CV's time or charge limit, over both parts: BTS holds each part to it
+            # from the part's own 0, so the driver ends the test here and drops the rest
+            index, reason = hit
+            records = records[: index + 1]
+            r = records[index]
+            test.last = (float(r["t"]), float(r["V"]), float(r["I"]), float(r["cap_Ah"]))
+            if not test.ended and not test.stop_sent and test.state is None:
+                self._instrument.transact(messages.stop_request([self.address]))
+                test.stop_sent = test.idle_due = True
+            test.ended, test.end_reason = True, reason
         points = self._points(test, records)
         if test.pending is not None:
             points, test.pending = np.concatenate([test.pending, points]), None
@@ -263,6 +333,8 @@ class NewareChannel:
         """
         check_runnable(step)
         self._test, self._next, self._leftover = None, [], None
+        if self.refusal is not None:
+            return False  # someone else's test: never ours to take over or stop
         state = self._status()
         if state not in ("working", "finish", "protect", "stop"):
             return False
@@ -309,23 +381,56 @@ class NewareChannel:
 
     # -- the wire ----------------------------------------------------------------------------
 
+    def _check_usable(self, step: Step) -> None:
+        """A channel marked false at connect starts nothing unless ``getdevinfo`` now marks
+        it true (the other test ended meanwhile)."""
+        if self.refusal is None:
+            return
+        info = messages.devinfo(self._instrument.transact(messages.getdevinfo_request()))
+        if self.address in info.channels and info.is_free(self.address):
+            self.refusal = None
+            return
+        raise RuntimeError(
+            f"{self.name}: not starting step {step.name!r}: the channel is not usable "
+            f"({self.refusal}; getdevinfo still marks it false)"
+        )
+
     def _stepfile(
-        self, step: Step, progress: StepProgress, cv_charge: bool | None
-    ) -> tuple[str, int]:
-        """The step file for ``step`` entered at ``progress``, and its Step_Type."""
+        self, step: Step, progress: StepProgress, cv_charge: bool | None, *, warn: bool = True
+    ) -> tuple[str, StepFile]:
+        """The step file for ``step`` entered at ``progress``, and what it says."""
         written = with_progress(step, progress.elapsed_s, progress.charge_C)
         if not any(v is not None for v in dataclasses.astuple(written.record)):
             written = dataclasses.replace(
                 written, record=RecordCriteria(every_s=self._settings.record_interval_s)
             )
-        code = step_type(written, cv_charge=cv_charge)
         text = build_stepfile(
             written,
             created=datetime.now(),
             cv_charge=cv_charge,
-            cv_current_limit_A=self._settings.current_max_A,
+            cv_current_limit_A=self._cv_current_limit(step, warn) if step.kind == "cv" else None,
         )
-        return text, code
+        return text, parse_stepfile(text)
+
+    def _cv_current_limit(self, step: Step, warn: bool = True) -> float:
+        """A CV hold's current limit: the step's own current when it names one, else the
+        current of the CC step this channel ran before it (public step-file writers carry
+        the preceding CC current: aurora-unicycler ``_formats/neware.py``), else the
+        ``cv_current_limit_A`` option, else the channel's maximum (with a warning: on a
+        low-current channel that lets a hold draw far more than the protocol meant)."""
+        if isinstance(step.current_A, float | int) and step.current_A != 0:
+            return abs(float(step.current_A))
+        if self._last_current_A is not None:
+            return self._last_current_A
+        if self._settings.cv_current_limit_A is not None:
+            return self._settings.cv_current_limit_A
+        if warn:
+            log.warning(
+            "%s: CV hold %r has no CC step before it on this channel (a resumed run?); its "
+            "current is limited to the channel maximum %.6g A (set cv_current_limit_A)",
+            self.name, step.name, self._settings.current_max_A,
+            )  # fmt: skip
+        return self._settings.current_max_A
 
     def _stopped_rest(
         self, step: Step, progress: StepProgress, tag: StepTag | None
@@ -336,7 +441,7 @@ class NewareChannel:
         if test is None:
             return None
         blocks = [self._download(test)]
-        while len(blocks[-1]):
+        while test.got:
             blocks.append(self._download(test))
         points = self._points(test, np.concatenate(blocks))
         return (step.index, progress, points) if len(points) else None
@@ -384,18 +489,23 @@ class NewareChannel:
         since_begun = progress.elapsed_s - begun.elapsed_s
         probe = _Test(step, 0.0, begun.elapsed_s, begun.charge_C, testid=testid)
         records = self._records_until(probe, since_begun)
-        text, code = self._stepfile(
-            step, StepProgress(begun.elapsed_s, begun.charge_C), _cv_charge(step, records)
+        _, file = self._stepfile(
+            step,
+            StepProgress(begun.elapsed_s, begun.charge_C),
+            _cv_charge(step, records),
+            warn=False,
         )
-        if not set(records["steptype"].tolist()) - {""} <= {RECORD_STEPTYPE[code]}:
+        if not set(records["steptype"].tolist()) - {""} <= file.record_steptypes:
             return None
         test = _Test(
-            parse_stepfile(text).step,
-            direction(code),
+            file.step,
+            file.direction,
             begun.elapsed_s,
             begun.charge_C,
             testid=probe.testid,
             tag=tag,
+            first_part_last=probe.first_part_last,
+            second_part_from=probe.second_part_from,
         )
         if since_begun <= TIME_TOLERANCE_S:
             # nothing stored since the test began: a tag says it is this step's; untagged,
@@ -416,7 +526,7 @@ class NewareChannel:
         while True:
             block = self._download(probe)
             blocks.append(block)
-            if len(block) == 0 or float(block["t"][-1]) >= t - TIME_TOLERANCE_S:
+            if probe.got == 0 or (len(block) and float(block["t"][-1]) >= t - TIME_TOLERANCE_S):
                 break
         return np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
 
@@ -425,12 +535,14 @@ class NewareChannel:
         (barcode,) = messages.inquired_barcode(answer, [self.address])
         return StepTag.parse(barcode)
 
-    def _wait_until_idle(self, test: _Test) -> None:
+    def _wait_until_idle(self, test: _Test, *, keep_end: bool = False) -> None:
         delay = 0.05
         for _ in range(IDLE_POLLS):
             state = self._status()
             if state != "working":
-                test.ended, test.end_reason = True, self._end_reason(test, state)
+                test.idle_due = False
+                if not keep_end:
+                    test.ended, test.end_reason = True, self._end_reason(test, state)
                 return
             time.sleep(delay)
             delay = min(delay * 2, 1.0)
@@ -456,8 +568,10 @@ class NewareChannel:
                 f"{self.name}: records out of sequence after {test.next_seq - 1}: "
                 f"{records['seqid'][:5].tolist()}…"
             )
+        test.next_seq += len(records)
+        test.got = len(records)
+        records = np.asarray(records[_join_parts(test, records)])
         if len(records):
-            test.next_seq += len(records)
             r = records[-1]
             test.last = (float(r["t"]), float(r["V"]), float(r["I"]), float(r["cap_Ah"]))
             self._last_V = float(r["V"])
@@ -494,6 +608,68 @@ class NewareChannel:
             return "instrument:finish"
         t, V, I, cap = test.last
         return end_reason_from_record(test.step, t=t, V=V, I=I, charge_C=cap * C_PER_AH)
+
+
+def stepfile_notes(host: str, settings: ChannelSettings, private_folder: bool) -> list[str]:
+    """What to tell the operator about the step file folder, the first line always.
+
+    The BTS API has no command that reads or lists a file without starting a test, so
+    whether the BTS PC sees the folder cannot be checked at connect: a ``start`` whose file
+    BTS cannot open is answered ``false``, and the driver's error then names the path sent.
+    """
+    where = settings.bts_path("<file>.xml")
+    notes = [
+        f"step files are written to {settings.folder} and BTS is sent {where}; "
+        "the BTS API cannot show before a start whether the BTS PC can open that path"
+    ]
+    if host not in LOOPBACK_HOSTS:
+        if private_folder:
+            notes.append(
+                "step files go to a private temporary folder on this machine, which the BTS "
+                f"PC at {host} cannot see: set stepfile_dir to a folder shared with it and "
+                "bts_stepfile_dir to that folder as the BTS PC names it"
+            )
+        elif settings.bts_stepfile_dir is None:
+            notes.append(
+                f"bts_stepfile_dir is not set: the BTS PC at {host} is sent this machine's "
+                f"path {settings.folder}; set it to the shared folder as the BTS PC names it "
+                "(e.g. \\\\labpc\\cyclerctl-steps or Z:\\cyclerctl-steps)"
+            )
+    return notes
+
+
+def _whole_step_limit(step: Step, records: np.ndarray) -> tuple[int, str] | None:
+    """The first record at which the whole step's time or charge limit is reached."""
+    hits: list[tuple[int, str]] = []
+    for c in step.ends:
+        if c.kind == "time":
+            reached = records["t"] >= _si(c) - TIME_TOLERANCE_S
+        elif c.kind == "charge":
+            reached = records["cap_Ah"] * C_PER_AH >= _si(c) * (1 - CHARGE_TOLERANCE)
+        else:
+            continue
+        if reached.any():
+            hits.append((int(np.argmax(reached)), c.reason))
+    return min(hits) if hits else None
+
+
+def _join_parts(test: _Test, records: np.ndarray) -> np.ndarray:
+    """A CC-CV test's records as one step: the CV part (``stepid`` 2) counts its time and
+    capacity from 0 on BTS, so each of its records gets the CC part's last record's added.
+    Its record at time 0 is the instant of the CC's last one: kept once (the CC's). Returns
+    which records to keep."""
+    keep = np.ones(len(records), dtype=bool)
+    for i in range(len(records)):
+        if records["stepid"][i] <= 1:
+            test.first_part_last = (float(records["t"][i]), float(records["cap_Ah"][i]))
+            continue
+        if test.second_part_from is None:
+            test.second_part_from = test.first_part_last
+        t0, cap0 = test.second_part_from
+        keep[i] = records["t"][i] > TIME_TOLERANCE_S or t0 == 0.0
+        records["t"][i] += t0
+        records["cap_Ah"][i] += cap0
+    return keep
 
 
 def _cv_charge(step: Step, records: np.ndarray) -> bool | None:
@@ -580,6 +756,10 @@ class NewareInstrument:
         self._on_close = on_close
         self._channels: tuple[NewareChannel, ...] = ()
         self._identity = self._make_identity("", "unknown")
+        #: listed by getdevinfo but not offered: key → why (see :meth:`connect`)
+        self.unavailable: dict[str, str] = {}
+        #: what the driver cannot check itself, said at connect (the step file folder)
+        self.notes: list[str] = []
 
     @property
     def identity(self) -> Identity:
@@ -593,15 +773,61 @@ class NewareInstrument:
         return self.link.transact(request)
 
     def connect(self) -> None:
-        """Log in and list the channels (``getdevinfo``), in device/sub-device/channel order."""
+        """Log in and list the usable channels, in device/sub-device/channel order.
+
+        ``getdevinfo`` marks each channel ``true`` or ``false``. A ``false`` one is not
+        offered (see :attr:`unavailable`) unless its latest test carries this driver's tag
+        (``inquire``, asked once for every listed channel as aurora-neware asks): that is a
+        test a crashed daemon began, which the next one must be able to take over. In the
+        captured BTS 8.0 answers ``false`` marks exactly the channels running a test.
+        """
         info = messages.devinfo(self.transact(messages.getdevinfo_request()))
-        addresses = sorted(info.channels, key=lambda a: (a.devid, a.subdevid, a.chlid))
+        listed = list(info.channels)
+        self.unavailable = {}
+        if not all(info.is_free(a) for a in listed):
+            answer = self.transact(messages.inquire_request(listed))
+            states = messages.inquired_workstatus(answer, listed)
+            barcodes = messages.inquired_barcode(answer, listed)
+            for a, state, barcode in zip(listed, states, barcodes, strict=True):
+                if not info.is_free(a) and StepTag.parse(barcode) is None:
+                    self.unavailable[a.key] = (
+                        f"marked false by getdevinfo (state {state or 'unknown'}, "
+                        f"barcode {barcode!r}: not a test of this driver)"
+                    )
+        in_order = sorted(listed, key=lambda a: (a.devid, a.subdevid, a.chlid))
         if self._only is not None:
-            addresses = [a for a in addresses if a.key in self._only]
-        if not addresses:
-            raise RuntimeError(f"neware {self.link.where}: the BTS server lists no channels")
-        self._channels = tuple(NewareChannel(self, a, self._settings) for a in addresses)
-        devtypes = sorted({a.devtype for a in addresses})
+            # the channels named in the options, each one kept (a daemon numbers its
+            # channels by this list: it must not shift when one is busy); one not usable
+            # now refuses to start a step, with the reason
+            unknown = self._only - {a.key for a in listed}
+            if unknown:
+                raise RuntimeError(
+                    f"neware {self.link.where}: the BTS server does not list channel(s) "
+                    f"{', '.join(sorted(unknown))} (it lists "
+                    f"{', '.join(a.key for a in in_order)})"
+                )
+            chosen = [a for a in in_order if a.key in self._only]
+        else:
+            chosen = [a for a in in_order if a.key not in self.unavailable]
+        if not chosen:
+            why = "; ".join(f"{k} {v}" for k, v in self.unavailable.items())
+            raise RuntimeError(
+                f"neware {self.link.where}: the BTS server lists no usable channels"
+                + (f" ({why})" if why else "")
+            )
+        self._channels = tuple(
+            NewareChannel(self, a, self._settings, refusal=self.unavailable.get(a.key))
+            for a in chosen
+        )
+        for channel in self._channels:
+            if channel.refusal is not None:
+                log.warning("neware %s: %s is not usable now: %s",
+                            self.link.where, channel.name, channel.refusal)  # fmt: skip
+        self.notes = stepfile_notes(self.link.host, self._settings, self._own_dir is not None)
+        for note in self.notes[1:]:
+            log.warning("neware %s: %s", self.link.where, note)
+        log.info("neware %s: %s", self.link.where, self.notes[0])
+        devtypes = sorted({a.devtype for a in chosen})
         self._identity = self._make_identity(
             "/".join(str(d) for d in devtypes), info.client_version or "unknown"
         )

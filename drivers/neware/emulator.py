@@ -13,6 +13,16 @@ Virtual time (default): a channel's cell advances only when its records are down
 until the ``count`` asked for exist or the step ends. Real time: a clock thread takes the
 simulated channels' points every 0.1 s (the cells advance by wall time × speed).
 
+As BTS: a request counts only once it ends with ``\n\n#\r\n`` (bytes a client leaves
+without it are kept in :attr:`NewareEmulator.unframed`, for tests to fail on), every answer
+ends with it too, and ``getdevinfo`` marks ``false`` a channel that is working (as the
+captured BTS 8.0 answers show) or disabled (``disabled_channels``: it starts nothing).
+
+Commissioning: ``dummy_load_ohm`` puts a resistor (``dummy.ResistorLoad``) on every
+channel instead of a cell (``dummy_channels`` of them when no cells are given), and
+``miscale="current_mA"`` reports the current in mA where BTS reports A, a deliberately
+broken instrument for the commissioning check to catch.
+
 Fault injection for tests: :meth:`NewareEmulator.drop_connection_after` closes the client's
 socket instead of answering a later request, and can refuse new connections for a while;
 :meth:`NewareEmulator.run_unwatched` lets a virtual-time channel go on measuring while no
@@ -35,7 +45,8 @@ from cyclerctl.plan import CellSummary
 
 from ..sim import SimInstrument
 from . import messages
-from .emulated_channel import EmulatedChannel
+from .dummy import ResistorLoad
+from .emulated_channel import EmulatedChannel, Physics
 from .messages import ChannelAddress, FrameReader, Message, ProtocolError
 from .stepfile import StepFileError, parse_stepfile
 
@@ -61,25 +72,48 @@ class NewareEmulator:
         username: str = "admin",
         password: str = "neware",
         tick_s: float = 0.1,
+        dummy_load_ohm: float | None = None,
+        dummy_channels: int = 1,
+        miscale: str | None = None,
+        disabled_channels: Sequence[str] = (),
     ) -> None:
-        if not cells:
+        if not cells and dummy_load_ohm is None:
             raise ValueError("the emulator needs at least one cell (one per channel)")
         self.virtual_time = virtual_time
         self._credentials = (username, password)
-        self._sim = SimInstrument(
-            cells,
-            seed=seed,
-            sample_interval_s=sample_interval_s,
-            realtime=not virtual_time,
-            speed=speed,
-            name="neware-emulator",
-        )
+        physics: list[Physics]
+        if dummy_load_ohm is not None:
+            # commissioning: a resistor on every channel instead of a cell
+            physics = [
+                ResistorLoad(
+                    dummy_load_ohm,
+                    sample_interval_s=sample_interval_s,
+                    realtime=not virtual_time,
+                    speed=speed,
+                )
+                for _ in range(len(cells) or dummy_channels)
+            ]
+        else:
+            self._sim = SimInstrument(
+                cells,
+                seed=seed,
+                sample_interval_s=sample_interval_s,
+                realtime=not virtual_time,
+                speed=speed,
+                name="neware-emulator",
+            )
+            physics = list(self._sim.channels)
         self.channels = {
             (devid, subdevid, i + 1): EmulatedChannel(
-                ChannelAddress(devid, subdevid, i + 1, devtype, host), sim
+                ChannelAddress(devid, subdevid, i + 1, devtype, host), sim, miscale=miscale
             )
-            for i, sim in enumerate(self._sim.channels)
+            for i, sim in enumerate(physics)
         }
+        for key in disabled_channels:
+            d, sub, chl = (int(part) for part in key.split("-"))
+            self.channels[(d, sub, chl)].disabled = True
+        #: bytes clients sent that never made a whole request (no ``\n\n#\r\n``)
+        self.unframed: list[bytes] = []
         self._lock = threading.Lock()  # the channels' state: handlers and the clock share it
         self._tests = 0
         self._closed = threading.Event()
@@ -158,7 +192,7 @@ class NewareEmulator:
             threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
     def _serve(self, client: socket.socket) -> None:
-        reader = FrameReader()
+        reader = FrameReader(strict=True)  # as BTS: a request ends with "\n\n#\r\n"
         try:
             while not self._closed.is_set():
                 data = client.recv(65536)
@@ -174,6 +208,8 @@ class NewareEmulator:
         finally:
             with self._lock:
                 self._clients.discard(client)
+                if reader.pending:
+                    self.unframed.append(reader.leftover)
             _close(client)
 
     def _dropping(self) -> bool:
@@ -232,8 +268,10 @@ class NewareEmulator:
         return messages.connect_response(given == self._credentials)
 
     def _getdevinfo(self, message: Message) -> str:
+        # false: disabled, or running a test (as the captured BTS 8.0 answers show it)
         addresses = [c.address for c in self.channels.values()]
-        return messages.getdevinfo_response(addresses, client_version=CLIENT_VERSION)
+        free = [not c.disabled and c.status != "working" for c in self.channels.values()]
+        return messages.getdevinfo_response(addresses, client_version=CLIENT_VERSION, free=free)
 
     def _getchlstatus(self, message: Message) -> str:
         answers = []
@@ -253,7 +291,7 @@ class NewareEmulator:
         return messages.per_channel_response("start", "start", answers)
 
     def _start_one(self, channel: EmulatedChannel | None, path: str, barcode: str) -> str:
-        if channel is None or channel.status == "working":
+        if channel is None or channel.disabled or channel.status == "working":
             return "false"
         try:
             file = parse_stepfile(Path(path).read_bytes())

@@ -4,9 +4,15 @@ Sources followed (public; the vendor's own document was not available here):
 
 - Neware's "BTSAPI protocol" v1.19 as summarised by a public client (section numbers 2.1.x):
   TCP port 502, UTF-8 XML ``<bts version="1.0"><cmd>…</cmd>…</bts>``, one question and
-  one answer at a time (answers within 30 s), requests ended by ``#\\r\\n``; answers are
-  the document, then the same ``#\\r\\n``. ``download`` gives at most 1000 records, and
+  one answer at a time (answers within 30 s). ``download`` gives at most 1000 records, and
   ``startpos`` is the record's sequence number (1-based), not an offset.
+- Framing: every public client ends a request with a blank line and ``#\\r\\n``
+  (``</bts>\\n\\n#\\r\\n``: aurora-neware ``neware.py`` ``termination``, and a public
+  client's self-test that calls it "the form measured on site"), and aurora-neware reads an
+  answer until that same ``\\n\\n#\\r\\n`` (its fake socket replays the captured BTS 8.0
+  answers followed by it). So we send exactly that, the emulator answers with it and
+  accepts nothing else (a request without the blank line stays unanswered, as on a server
+  that waits for it), and the driver's reader also takes a bare ``#\\r\\n``.
 - EmpaEconversion/aurora-neware (MIT): the request shapes it sends, and answers it captured
   from a BTS 8.0 machine: ``connect`` with ``<username>``/``<password>``/``<type>``,
   ``getdevinfo`` → ``<middle><channel … Channelid=…>``, ``getchlstatus`` → ``<status>``
@@ -22,8 +28,14 @@ Unconfirmed (chosen, kept here so one edit corrects them):
 - ``auxtemp`` (°C) on a download record when ``auxid`` > 0: the name is the one ``inquire``
   uses for an auxiliary temperature; whether ``download`` carries it so is not confirmed;
 - ``continue`` is built as the public client builds it, but its answer is not captured;
-- the trailing ``#\\r\\n`` after an answer: captured clients differ (``#\\r\\n`` or
-  ``\\n\\n#\\r\\n``); the reader accepts both.
+- whether BTS also answers a request ended by a bare ``#\\r\\n`` (we never send one);
+- what ``false`` on a ``getdevinfo`` channel means: in the captured BTS 8.0 answers it marks
+  exactly the channels that ``getchlstatus``/``inquire`` of the same capture show working
+  (someone's test), and one public client reads it as "can light"; a disabled channel may
+  be marked so too. Either way it is not free for a new test (see ``driver``);
+- whether BTS needs the ``<backup …/>`` element of ``start`` (both public clients send it;
+  aurora-neware's captured ``start_resp`` ``ok`` answered a request with it), and what its
+  attributes mean beyond ``backupdir`` (copied from aurora-neware's request).
 
 Not run against a real cycler.
 """
@@ -37,7 +49,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-TERMINATOR = b"#\r\n"
+#: What ends a request (and a BTS answer): a blank line, then ``#\\r\\n``.
+TERMINATOR = b"\n\n#\r\n"
+#: The part of it the driver's reader of answers splits on (a bare ``#\\r\\n`` is taken too).
+MARK = b"#\r\n"
 DECLARATION = '<?xml version="1.0" encoding="UTF-8" ?>'
 #: ``download`` gives at most this many records per request (BTSAPI 2.1.6).
 MAX_DOWNLOAD = 1000
@@ -95,27 +110,37 @@ def frame(text: str) -> bytes:
 
 
 class FrameReader:
-    """Splits a byte stream into documents: partial reads wait, several per read all come out."""
+    """Splits a byte stream into documents: partial reads wait, several per read all come out.
 
-    def __init__(self) -> None:
+    ``strict`` (the emulator reading requests): a document ends only at the whole
+    ``\\n\\n#\\r\\n``, so a request without the blank line stays pending, unanswered.
+    Otherwise (the driver reading answers) a bare ``#\\r\\n`` ends one too.
+    """
+
+    def __init__(self, *, strict: bool = False) -> None:
         self._buffer = bytearray()
+        self._end = TERMINATOR if strict else MARK
 
     def feed(self, data: bytes) -> list[bytes]:
         self._buffer += data
         frames: list[bytes] = []
         while True:
-            end = self._buffer.find(TERMINATOR)
+            end = self._buffer.find(self._end)
             if end < 0:
                 return frames
             piece = bytes(self._buffer[:end]).strip()
-            del self._buffer[: end + len(TERMINATOR)]
-            if piece:  # "\n\n#\r\n" after a document leaves an empty piece: not a message
+            del self._buffer[: end + len(self._end)]
+            if piece:  # a lone terminator is not a message
                 frames.append(piece)
 
     @property
     def pending(self) -> int:
         """Bytes received that are not yet a whole document."""
         return len(self._buffer.strip())
+
+    @property
+    def leftover(self) -> bytes:
+        return bytes(self._buffer)
 
 
 def parse(data: bytes) -> Message:
@@ -177,10 +202,34 @@ def continue_request(channels: Sequence[ChannelAddress]) -> str:
     return _per_channel("continue", "continue", channels)
 
 
-def start_request(channel: ChannelAddress, stepfile_path: str, barcode: str) -> str:
-    """Start the step file at ``stepfile_path`` (a path the BTS client can read) on a channel."""
+#: The ``<backup>`` element's attributes after ``backupdir``, as aurora-neware sends them
+#: (``NewareAPI.start``): BTS's own periodic data-file backup of the test (unconfirmed
+#: beyond that; see the module docstring).
+BACKUP_ATTRIBUTES = (
+    ("remotedir", ""),
+    ("filenametype", "0"),
+    ("customfilename", ""),
+    ("addtimewhenrepeat", "0"),
+    ("createdirbydate", "0"),
+    ("filetype", "0"),
+    ("backupontime", "1"),
+    ("backupontimeinterval", "720"),
+    ("backupfree", "1"),
+)
+
+
+def start_request(
+    channel: ChannelAddress, stepfile_path: str, barcode: str, backup_dir: str
+) -> str:
+    """Start the step file at ``stepfile_path`` (a path the BTS client can read) on a channel.
+
+    The ``<backup>`` element follows the channel's ``<start>`` inside ``<list>`` (not counted
+    in it), where aurora-neware puts it; ``backup_dir`` is a folder on the BTS PC.
+    """
     item = _element("start", {**channel.attributes(), "barcode": barcode}, stepfile_path)
-    return document("start", _listed("start", [item]))
+    listing = _listed("start", [item])
+    listing.append(_element("backup", {"backupdir": backup_dir, **dict(BACKUP_ATTRIBUTES)}))
+    return document("start", listing)
 
 
 def inquire_request(channels: Sequence[ChannelAddress]) -> str:
@@ -208,6 +257,18 @@ def download_request(
         "count": str(count),
     }
     return document("download", _element("download", attributes))
+
+
+def downloadlog_request(channel: ChannelAddress, *, testid: int = 0) -> str:
+    """The event log of test ``testid`` (0: the latest): protections, pauses, ends."""
+    attributes = {
+        "devtype": str(channel.devtype),
+        "devid": str(channel.devid),
+        "subdevid": str(channel.subdevid),
+        "chlid": str(channel.chlid),
+        "testid": str(testid),
+    }
+    return document("downloadlog", _element("download", attributes))
 
 
 # -- reading requests (what the emulator receives) -----------------------------------------
@@ -251,13 +312,18 @@ def connect_response(ok: bool) -> str:
 
 
 def getdevinfo_response(
-    channels: Sequence[ChannelAddress], *, client_version: str, server_ip: str = "127.0.0.1"
+    channels: Sequence[ChannelAddress],
+    *,
+    client_version: str,
+    server_ip: str = "127.0.0.1",
+    free: Sequence[bool] | None = None,
 ) -> str:
+    """``free``: each channel's ``true``/``false`` (all ``true`` when not given)."""
     client = ET.Element("client", version=client_version)
     servers = ET.Element("serverip", count="1")
     ET.SubElement(servers, "server", ip=server_ip, port="3306")
     middle = ET.Element("middle", count=str(len(channels)))
-    for c in channels:
+    for i, c in enumerate(channels):
         attributes = {
             "ip": c.ip,
             "devtype": str(c.devtype),
@@ -265,7 +331,8 @@ def getdevinfo_response(
             "subdevid": str(c.subdevid),
             "Channelid": str(c.chlid),
         }
-        middle.append(_element("channel", attributes, "true"))
+        flag = free is None or free[i]
+        middle.append(_element("channel", attributes, "true" if flag else "false"))
     return document("getdevinfo_resp", client, servers, middle)
 
 
@@ -295,6 +362,7 @@ class RecordRow:
     eng_Wh: float
     atime: str
     auxtemp_C: float | None = None
+    stepid: int = 1
 
 
 def download_response(
@@ -321,7 +389,7 @@ def download_response(
     for r in records:
         attributes = {
             "seqid": str(r.seqid),
-            "stepid": "1",
+            "stepid": str(r.stepid),
             "cycleid": "1",
             "steptype": r.steptype,
             "testtime": str(r.testtime_ms),
@@ -378,16 +446,24 @@ def connect_ok(message: Message) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class DeviceInfo:
+    """The channels ``getdevinfo`` lists, in its order, and which it marks ``true``."""
+
     channels: tuple[ChannelAddress, ...]
     client_version: str
+    free: tuple[bool, ...] = ()
+
+    def is_free(self, address: ChannelAddress) -> bool:
+        return self.free[self.channels.index(address)] if self.free else True
 
 
 def devinfo(message: Message) -> DeviceInfo:
     expect(message, "getdevinfo_resp")
-    channels = tuple(address_of(e) for e in message.root.findall("./middle/channel"))
+    elements = message.root.findall("./middle/channel")
+    channels = tuple(address_of(e) for e in elements)
+    free = tuple((e.text or "").strip().lower() == "true" for e in elements)
     client = message.root.find("client")
     version = "" if client is None else client.get("version", "")
-    return DeviceInfo(channels, version)
+    return DeviceInfo(channels, version, free)
 
 
 def answers(message: Message, cmd: str, tag: str, channels: Sequence[ChannelAddress]) -> list[str]:
@@ -419,6 +495,11 @@ def inquired_barcode(message: Message, channels: Sequence[ChannelAddress]) -> li
     return [v or "" for v in _inquired(message, channels, "barcode")]
 
 
+def inquired_workstatus(message: Message, channels: Sequence[ChannelAddress]) -> list[str]:
+    """Each of ``channels``' ``workstatus`` ("" when not answered), in order."""
+    return [v or "" for v in _inquired(message, channels, "workstatus")]
+
+
 def _inquired(message: Message, channels: Sequence[ChannelAddress], name: str) -> list[str | None]:
     expect(message, "inquire_resp")
     items = listed(message, "inquire")
@@ -432,10 +513,12 @@ def _inquired(message: Message, channels: Sequence[ChannelAddress], name: str) -
 
 #: One downloaded record, decoded: sequence number, step time (s), V, I (A, signed),
 #: step capacity (Ah, unsigned as the cycler counts it), auxiliary temperature (°C, NaN none),
-#: the record's step type as the cycler names it ("cc", "dc", "cccv", "rest"…; "" none).
+#: the record's step type as the cycler names it ("cc", "dc", "cv", "rest"…; "" none), and
+#: the step of the step file it belongs to (1 the first; a CC-CV's CV part is 2).
 RECORD_DTYPE = np.dtype(
     [
         ("seqid", "i8"),
+        ("stepid", "i4"),
         ("t", "f8"),
         ("V", "f8"),
         ("I", "f8"),
@@ -463,6 +546,7 @@ def download(message: Message) -> Download:
             auxtemp = row.get("auxtemp")
             records[i] = (
                 int(row.get("seqid", "")),
+                int(row.get("stepid", "1")),
                 int(float(row.get("testtime", ""))) / 1000.0,
                 float(row.get("volt", "")),
                 float(row.get("curr", "")),
@@ -473,3 +557,24 @@ def download(message: Message) -> Download:
     except ValueError as exc:
         raise ProtocolError(f"a download record is not numeric: {exc}") from None
     return Download(testid, records)
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One entry of a test's log: the record it came at, Neware's code, and when."""
+
+    seqid: int
+    log_code: int
+    atime: str
+
+
+def downloadlog(message: Message) -> list[LogEntry]:
+    """A ``downloadlog`` answer (BTS 8.0 spells it ``donwloadlog_resp``, as ``download``)."""
+    expect(message, "donwloadlog_resp", "downloadlog_resp")
+    try:
+        return [
+            LogEntry(int(e.get("seqid", "")), int(e.get("log_code", "")), e.get("atime", ""))
+            for e in listed(message, "data")
+        ]
+    except ValueError as exc:
+        raise ProtocolError(f"a log entry is not numeric: {exc}") from None

@@ -9,17 +9,28 @@ step-type codes and units those files use:
 Step_Type              ours        Limit/Main
 =====================  ==========  =====================================================
 1 CC CHG / 2 CC DCHG   cc          Curr (mA, unsigned), Stop_Volt, Time, Cap
-7 CCCV CHG / 20 DCHG   cccv        Curr, Volt (0.1 mV), Stop_Curr (mA), Time, Cap
-3 CV CHG / 19 DCHG     cv          Curr (current limit), Volt, Stop_Curr, Time, Cap
+3 CV CHG / 19 DCHG     cv          Curr (current limit), Volt (0.1 mV), Stop_Curr (mA),
+                                   Time, Cap
 4 REST                 rest        Time (ms)
 6 END                  —           —
 =====================  ==========  =====================================================
 
+A CC-CV step is written as a CC step that ends on the CV voltage followed by a CV step at
+that voltage whose current limit is the CC current, as aurora-unicycler's
+``_formats/neware.py`` writes a CV after a CC (and the captured BTS 8.0 records of
+aurora-neware show only cc / dc / cv / rest step types; BTS's own combined CCCV types 7/20
+are confirmed by no public file, so they are not used). The step's time and charge limits
+go on both parts (BTS counts each part from 0): the driver holds the whole step to them
+on the records (``driver``). Records of the second part carry ``stepid`` 2.
+
 Record conditions (per step and in ``Whole_Prt``): Time (ms), Volt (0.1 mV), Curr (mA).
 Unconfirmed: ``Cap`` in mA·s (one public file: 1.54 mA with Cap 5544 for one hour),
-whether BTS checks ``client_version``/``Guid``, and ``Remark`` carrying the step's name.
+whether BTS checks ``client_version``/``Guid``, ``Remark`` carrying the step's name, the
+record step type of a discharging CV (``dv``), and what a CV step without ``Curr`` limits
+its current to (the channel's maximum, we assume: so the driver always writes one).
 
-Loops: the driver sends ONE step per ``start``, so a file holds one working step and END.
+Loops: the driver sends ONE step per ``start``, so a file holds one working step (two for
+CC-CV) and END.
 That keeps the loop structure, checkpoints and resume in the engine, where they are for
 every other instrument; the price is a short pause at each step boundary while the host
 starts the next. Uploading a whole loop (CYCLE, Step_Type 5) is a later improvement.
@@ -47,13 +58,11 @@ NATIVE_CONDITIONS: frozenset[str] = frozenset(
 )
 STEP_KINDS: frozenset[str] = frozenset({"rest", "cc", "cv", "cccv"})
 
-CC_CHARGE, CC_DISCHARGE, CV_CHARGE, REST, END, CCCV_CHARGE = 1, 2, 3, 4, 6, 7
-CV_DISCHARGE, CCCV_DISCHARGE = 19, 20
+CC_CHARGE, CC_DISCHARGE, CV_CHARGE, REST, END = 1, 2, 3, 4, 6
+CV_DISCHARGE = 19
 _KIND = {
     CC_CHARGE: ("cc", 1.0),
     CC_DISCHARGE: ("cc", -1.0),
-    CCCV_CHARGE: ("cccv", 1.0),
-    CCCV_DISCHARGE: ("cccv", -1.0),
     CV_CHARGE: ("cv", 1.0),
     CV_DISCHARGE: ("cv", -1.0),
     REST: ("rest", 0.0),
@@ -62,8 +71,6 @@ _KIND = {
 RECORD_STEPTYPE = {
     CC_CHARGE: "cc",
     CC_DISCHARGE: "dc",
-    CCCV_CHARGE: "cccv",
-    CCCV_DISCHARGE: "cccd",
     CV_CHARGE: "cv",
     CV_DISCHARGE: "dv",
     REST: "rest",
@@ -84,16 +91,35 @@ class StepFileError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class StepFile:
-    """What a step file says: the step, its Step_Type code, and its direction (+1, -1, 0)."""
+class Part:
+    """One working step of a file as BTS runs it: its Step_Type and its own limits."""
 
-    step: Step
     step_type: int
-    direction: float
+    step: Step  # kind cc / cv / rest; a CV's current_A is its current limit (unsigned)
 
     @property
     def record_steptype(self) -> str:
         return RECORD_STEPTYPE[self.step_type]
+
+
+@dataclass(frozen=True, slots=True)
+class StepFile:
+    """What a step file says: the step (a CC + CV pair read back as one ``cccv``), its
+    first Step_Type, its direction (+1, -1, 0), and the parts BTS runs one after the other."""
+
+    step: Step
+    step_type: int
+    direction: float
+    parts: tuple[Part, ...] = ()
+
+    @property
+    def record_steptype(self) -> str:
+        return RECORD_STEPTYPE[self.step_type]
+
+    @property
+    def record_steptypes(self) -> frozenset[str]:
+        """The ``steptype`` of every record a test of this file may show."""
+        return frozenset(p.record_steptype for p in self.parts) or frozenset({self.record_steptype})
 
 
 def direction(code: int) -> float:
@@ -101,8 +127,20 @@ def direction(code: int) -> float:
     return _KIND[code][1] if code in _KIND else 0.0
 
 
+def record_steptypes(step: Step, *, cv_charge: bool | None = None) -> frozenset[str]:
+    """The record step types a test of ``step`` shows (CC-CV: the CC's, then the CV's)."""
+    code = step_type(step, cv_charge=cv_charge)
+    if step.kind != "cccv":
+        return frozenset({RECORD_STEPTYPE[code]})
+    cv = CV_CHARGE if code == CC_CHARGE else CV_DISCHARGE
+    return frozenset({RECORD_STEPTYPE[code], RECORD_STEPTYPE[cv]})
+
+
 def step_type(step: Step, *, cv_charge: bool | None = None) -> int:
-    """The Step_Type of a bound step; a CV hold's direction comes from ``cv_charge``."""
+    """The (first) Step_Type of a bound step; a CV hold's direction comes from ``cv_charge``.
+
+    A CC-CV step's first part is its CC step: 1 charging, 2 discharging.
+    """
     if step.kind not in STEP_KINDS:
         raise StepFileError(
             f"step {step.name!r}: a Neware channel cannot run {step.kind} steps "
@@ -117,9 +155,7 @@ def step_type(step: Step, *, cv_charge: bool | None = None) -> int:
     current = _float(step.current_A, step, "current")
     if current == 0:
         raise StepFileError(f"step {step.name!r}: a Neware {step.kind} step needs a current ≠ 0")
-    if step.kind == "cc":
-        return CC_CHARGE if current > 0 else CC_DISCHARGE
-    return CCCV_CHARGE if current > 0 else CCCV_DISCHARGE
+    return CC_CHARGE if current > 0 else CC_DISCHARGE
 
 
 def build_stepfile(
@@ -127,25 +163,39 @@ def build_stepfile(
     *,
     created: datetime,
     cv_charge: bool | None = None,
-    cv_current_limit_A: float = 0.1,
+    cv_current_limit_A: float | None = None,
 ) -> str:
     """The step file text for one bound step followed by END.
 
-    ``step.record`` must name at least one record criterion (a step file needs one).
+    ``step.record`` must name at least one record criterion (a step file needs one). A CV
+    hold needs ``cv_current_limit_A`` (the driver passes the protocol's); a CC-CV step's CV
+    part is limited to the CC current.
     """
     code = step_type(step, cv_charge=cv_charge)
     kind, sign = _KIND[code]
     record = (step.record.every_s, step.record.delta_V, step.record.delta_I)
     if all(v is None for v in record):
         raise StepFileError(f"step {step.name!r}: a step file needs a record criterion")
-    main: list[tuple[str, str]] = []
-    if kind in ("cc", "cccv"):
-        main.append(("Curr", _num(abs(_float(step.current_A, step, "current")) * MA_PER_A)))
-    if kind == "cv":
-        main.append(("Curr", _num(abs(cv_current_limit_A) * MA_PER_A)))
-    if kind in ("cv", "cccv"):
-        main.append(("Volt", _volt(_float(step.voltage_V, step, "voltage"))))
-    main += [_limit(c) for c in _written(step, kind, sign)]
+    parts: list[tuple[int, list[tuple[str, str]]]] = []
+    if step.kind == "cccv":
+        current = _num(abs(_float(step.current_A, step, "current")) * MA_PER_A)
+        volt = _volt(_float(step.voltage_V, step, "voltage"))
+        ends = _written(step, "cccv", sign)
+        whole = [_limit(c) for c in ends if c.kind in ("time", "charge")]
+        parts.append((code, [("Curr", current), ("Stop_Volt", volt), *whole]))
+        cv_code = CV_CHARGE if sign > 0 else CV_DISCHARGE
+        parts.append((cv_code, [("Curr", current), ("Volt", volt), *map(_limit, ends)]))
+    else:
+        main: list[tuple[str, str]] = []
+        if kind == "cc":
+            main.append(("Curr", _num(abs(_float(step.current_A, step, "current")) * MA_PER_A)))
+        if kind == "cv":
+            if cv_current_limit_A is None or not cv_current_limit_A > 0:
+                raise StepFileError(f"step {step.name!r}: a CV hold needs a current limit > 0")
+            main.append(("Curr", _num(abs(cv_current_limit_A) * MA_PER_A)))
+            main.append(("Volt", _volt(_float(step.voltage_V, step, "voltage"))))
+        main += [_limit(c) for c in _written(step, kind, sign)]
+        parts.append((code, main))
 
     root = ET.Element("root")
     config = ET.SubElement(
@@ -164,15 +214,17 @@ def build_stepfile(
     ET.SubElement(head, "Remark", Value=step.name)
     ET.SubElement(head, "RateType", Value="103")  # currents in mA, not C-rates
     ET.SubElement(head, "MultCap", Value="3600000")
-    whole = ET.SubElement(config, "Whole_Prt")
-    whole.append(_record(step.record))
-    info = ET.SubElement(config, "Step_Info", Num="2")
-    first = ET.SubElement(info, "Step1", Step_ID="1", Step_Type=str(code))
-    first.append(_record(step.record))
-    limits = ET.SubElement(ET.SubElement(first, "Limit"), "Main")
-    for tag, value in main:
-        ET.SubElement(limits, tag, Value=value)
-    ET.SubElement(info, "Step2", Step_ID="2", Step_Type=str(END))
+    whole_prt = ET.SubElement(config, "Whole_Prt")
+    whole_prt.append(_record(step.record))
+    info = ET.SubElement(config, "Step_Info", Num=str(len(parts) + 1))
+    for n, (part_code, limits) in enumerate(parts, start=1):
+        element = ET.SubElement(info, f"Step{n}", Step_ID=str(n), Step_Type=str(part_code))
+        element.append(_record(step.record))
+        main_element = ET.SubElement(ET.SubElement(element, "Limit"), "Main")
+        for tag, value in limits:
+            ET.SubElement(main_element, tag, Value=value)
+    end = len(parts) + 1
+    ET.SubElement(info, f"Step{end}", Step_ID=str(end), Step_Type=str(END))
     smbus = ET.SubElement(config, "SMBUS")
     ET.SubElement(smbus, "SMBUS_Info", Num="0", AdjacentInterval="0")
     # the same file gets the same Guid: a hash of everything else in it
@@ -182,7 +234,11 @@ def build_stepfile(
 
 
 def parse_stepfile(text: str | bytes) -> StepFile:
-    """The working step of a step file (the emulator runs it on a simulated channel)."""
+    """The working step(s) of a step file (the emulator runs them on a simulated channel).
+
+    One working step, or a CC step ending on a voltage followed by a CV step at that
+    voltage in the same direction (read back as one ``cccv`` step).
+    """
     try:
         root = ET.fromstring(text)
     except ET.ParseError as exc:
@@ -191,9 +247,39 @@ def parse_stepfile(text: str | bytes) -> StepFile:
     if info is None:
         raise StepFileError("not a step file: no <Step_Info>")
     working = [s for s in info if s.get("Step_Type") != str(END)]
-    if len(working) != 1:
-        raise StepFileError(f"expected one working step and END, found {len(working)} steps")
-    element = working[0]
+    remark = root.find("./config/Head_Info/Remark")
+    whole = root.find("./config/Whole_Prt/Record")
+    parts = tuple(_part(e, whole) for e in working)
+    name = None if remark is None else remark.get("Value")
+    if len(parts) == 1:
+        part = parts[0]
+        step = part.step
+        if step.kind == "cv":  # a CV hold's Curr is its limit, not a set point
+            step = dataclasses.replace(step, current_A=None)
+        step = dataclasses.replace(step, name=name or step.kind)
+        return StepFile(step, part.step_type, direction(part.step_type), parts)
+    if len(parts) == 2:
+        cc, cv = parts
+        sign = direction(cc.step_type)
+        switch = cc.step.condition("voltage_above" if sign > 0 else "voltage_below")
+        if (
+            cc.step.kind == "cc"
+            and cv.step.kind == "cv"
+            and direction(cv.step_type) == sign
+            and switch is not None
+            and switch.value == cv.step.voltage_V
+        ):
+            step = dataclasses.replace(
+                cv.step, name=name or "cccv", kind="cccv", current_A=cc.step.current_A
+            )
+            return StepFile(step, cc.step_type, sign, parts)
+    raise StepFileError(
+        f"expected one working step (or CC then CV at its voltage) and END, "
+        f"found {len(parts)} steps"
+    )
+
+
+def _part(element: ET.Element, whole: ET.Element | None) -> Part:
     code = int(element.get("Step_Type", "0"))
     if code not in _KIND:
         raise StepFileError(f"Step_Type {code} is not one this driver writes")
@@ -205,8 +291,8 @@ def parse_stepfile(text: str | bytes) -> StepFile:
     for item in [] if main is None else list(main):
         value = float(item.get("Value", "nan"))
         if item.tag == "Curr":
-            if kind != "cv":  # a CV hold's Curr is the channel's limit, not a set point
-                current = sign * value / MA_PER_A
+            # a CC's set point (signed); a CV's current limit (unsigned)
+            current = (sign if kind == "cc" else 1.0) * value / MA_PER_A
         elif item.tag == "Volt":
             voltage = value / VOLT_UNITS_PER_V
         elif item.tag == "Stop_Volt":
@@ -218,19 +304,16 @@ def parse_stepfile(text: str | bytes) -> StepFile:
             ends.append(EndCondition("time", value / MS_PER_S))
         elif item.tag == "Cap":
             ends.append(EndCondition("charge", value / MAS_PER_C))
-    remark = root.find("./config/Head_Info/Remark")
     step = Step(
         index=0,
-        name=kind if remark is None else remark.get("Value", kind),
+        name=kind,
         kind=kind,  # type: ignore[arg-type]  # one of _KIND's kinds
         ends=tuple(ends),
-        record=_parse_record(
-            _first(element.find("Record"), root.find("./config/Whole_Prt/Record"))
-        ),
+        record=_parse_record(_first(element.find("Record"), whole)),
         current_A=current,
         voltage_V=voltage,
     )
-    return StepFile(step, code, sign)
+    return Part(code, step)
 
 
 def with_progress(step: Step, elapsed_s: float, charge_C: float) -> Step:

@@ -35,7 +35,7 @@ CASES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "ncm622-cycling": (
         "ncm622-coin",
         ("cycles=2", "formation_cycles=1"),
-        ("vi", "capacity", "profiles"),
+        ("vi", "capacity", "profiles", "dqdv"),
     ),
 }
 MIN_STD = 0.02  # grey-level standard deviation (0–1 scale) a drawn figure easily exceeds

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
@@ -99,8 +99,13 @@ def _drive(
 
 
 @pytest.fixture
-def store(db_url: str) -> Store:
-    return Store.open(db_url)
+def store(db_url: str) -> Iterator[Store]:
+    # closed after the test: its writer thread must not outlive it (tests/store counts them)
+    opened = Store.open(db_url)
+    try:
+        yield opened
+    finally:
+        opened.close()
 
 
 def _uninterrupted(store: Store, p: Plan) -> RunReport:

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+from sqlalchemy import event
 
 from cyclerctl.drivers.base import Samples, StepProgress
 from cyclerctl.drivers.sim import SimChannel, SimInstrument
+from cyclerctl.engine.control import RunControl
 from cyclerctl.engine.program import Position, total_positions
-from cyclerctl.engine.session import RunReport, execute_run
+from cyclerctl.engine.session import RunReport, drive_run, execute_run
 from cyclerctl.plan import Plan, Step
 from cyclerctl.protocol import load_plan
 from cyclerctl.store import StepRecord, Store
@@ -40,8 +44,13 @@ def _run(
 
 
 @pytest.fixture
-def store(db_url: str) -> Store:
-    return Store.open(db_url)
+def store(db_url: str) -> Iterator[Store]:
+    # closed after the test: its writer thread must not outlive it (tests/store counts them)
+    opened = Store.open(db_url)
+    try:
+        yield opened
+    finally:
+        opened.close()
 
 
 @pytest.mark.slow
@@ -150,6 +159,7 @@ def test_realtime_with_speed_follows_the_wall_clock(tmp_path: Path) -> None:
     assert samples["t"][-1] == pytest.approx(60.0, abs=1e-6)
     steps = store.steps(report.run.id)
     assert [s.end_reason for s in steps] == ["time", "time"]
+    store.close()
 
 
 def test_data_the_store_refuses_fails_the_run_with_the_reason_recorded(store: Store) -> None:
@@ -170,3 +180,87 @@ def test_data_the_store_refuses_fails_the_run_with_the_reason_recorded(store: St
     alarms = [e for e in store.events(run.id) if e.kind == "error" and e.severity == "alarm"]
     assert any("refused by the test" in e.message for e in alarms)
     assert store.last_seq(run.id) <= 100
+
+
+class _ExitingChannel(SimChannel):
+    """A simulated channel whose reads call ``sys.exit`` after a number of them (as a driver
+    or a callback may); ``before_exit`` runs first. Its stops are counted."""
+
+    reads_left = 40
+    stops = 0
+
+    def __init__(self, *args: Any, before_exit: Callable[[], None] = lambda: None, **kw: Any):
+        super().__init__(*args, **kw)
+        self.before_exit = before_exit
+
+    def read(self) -> Samples:
+        self.reads_left -= 1
+        if self.reads_left < 0:
+            self.before_exit()
+            raise SystemExit("told to exit")
+        return super().read()
+
+    def stop(self) -> None:
+        self.stops += 1
+        super().stop()
+
+
+def _exiting(plan: Plan, before_exit: Callable[[], None] = lambda: None) -> _ExitingChannel:
+    real = SimInstrument([plan.cell]).channels[0]
+    return _ExitingChannel(
+        real.model, name="sim:1", rng=np.random.default_rng(3), before_exit=before_exit
+    )
+
+
+def test_a_system_exit_is_raised_again_with_the_run_ended_failed(store: Store) -> None:
+    """SystemExit is not an Exception: it ends the run as a fault does (failed, the reason
+    and traceback recorded, the channel stopped, what was measured kept), then goes on up."""
+    plan = load_plan("ncm622-cycling", "ncm622-coin", {"cycles": "5"})
+    channel = _exiting(plan)
+    with pytest.raises(SystemExit, match="told to exit"):
+        _run(store, plan, channel=channel)
+    (run,) = store.list_runs()
+    assert run.status == "failed" and run.end_reason == "error:SystemExit" and run.is_completed
+    errors = [e for e in store.events(run.id) if e.kind == "error"]
+    assert len(errors) == 1 and errors[0].message == "told to exit"
+    assert "SystemExit" in str(errors[0].data["traceback"])
+    assert channel.stops >= 1
+    samples = store.samples(run.id)
+    assert len(samples) > 0
+    assert np.array_equal(samples["seq"], np.arange(1, len(samples) + 1))
+
+
+def test_a_system_exit_while_the_database_is_unwritable_is_not_masked(tmp_path: Path) -> None:
+    """The daemon is stopping (detach) and the database is locked by someone else when
+    SystemExit comes: the writer cannot commit and gives up. The SystemExit goes on up (not
+    an error about the run's outcome), and the run is left running at its last committed
+    checkpoint for the next daemon, as any detached run."""
+    path = tmp_path / "runs.db"
+    store = Store.open(f"sqlite:///{path}")
+    plan = load_plan("ncm622-cycling", "ncm622-coin", {"cycles": "5"})
+    run = store.create_run(plan, operator="test", instrument={}, channel="sim:1")
+
+    @event.listens_for(store.shared_writer().engine, "connect")
+    def _busy(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute("PRAGMA busy_timeout = 50")  # a locked file fails fast
+
+    control = RunControl()
+    locks: list[sqlite3.Connection] = []
+
+    def lock_and_detach() -> None:
+        lock = sqlite3.connect(path, isolation_level=None)
+        lock.execute("BEGIN EXCLUSIVE")  # someone else holds the file's write lock
+        locks.append(lock)
+        control.detach()  # the daemon is told to stop
+
+    try:
+        with pytest.raises(SystemExit, match="told to exit"):
+            drive_run(store, run, plan, _exiting(plan, lock_and_detach), control=control)
+    finally:
+        for lock in locks:
+            lock.execute("COMMIT")
+            lock.close()
+    assert len(locks) == 1
+    left = store.get_run(run.id)
+    assert left is not None and left.status == "running" and left.end_reason is None
+    store.close()

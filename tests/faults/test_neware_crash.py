@@ -12,7 +12,8 @@ the resume point from the database and runs on from there.
 
 The run must come out as the same run never interrupted, through an emulator with the
 same seed: the same steps and end reasons, each step's charge within 0.5 %, and its points
-one unbroken sequence with no point twice and no hole longer than the record interval.
+one unbroken sequence with no point twice and no hole longer than the record interval (but
+at a CC-CV's switch from its CC to its CV part, at most two intervals).
 """
 
 from __future__ import annotations
@@ -266,7 +267,12 @@ def assert_same_run(store: Store, got: Outcome, want: Outcome) -> None:
         assert np.all(mine["step"] == s.step)
         t = mine["t"]
         assert np.all(np.diff(t) > 0), f"step {s.step}: a point twice"
-        assert np.diff(t).max() <= RECORD_EVERY_S + 1e-6, f"step {s.step}: a hole\n{report}"
+        # a CC-CV runs as a CC then a CV step on board, each recording on its own grid
+        # from its start: across that one switch two points may lie two intervals apart
+        gaps = int((np.diff(t) > RECORD_EVERY_S + 1e-6).sum())
+        assert gaps <= 1 and np.diff(t).max() <= 2 * RECORD_EVERY_S, (
+            f"step {s.step}: a hole\n{report}"
+        )
         assert t[0] - s.t_start <= RECORD_EVERY_S + 1e-6, f"step {s.step}: its start missing"
 
 

@@ -33,13 +33,18 @@ def _run(store: Store, plan: Plan, instrument: Instrument) -> RunReport:
 
 
 def _both(
-    tmp_path: Path, protocol: str, cell: str, overrides: dict[str, str] | None = None
+    tmp_path: Path,
+    protocol: str,
+    cell: str,
+    overrides: dict[str, str] | None = None,
+    model: str = "VMP3",
 ) -> tuple[Store, RunReport, RunReport, dict[str, Result], dict[str, Result]]:
-    """The protocol on the simulator, then on the emulated BioLogic."""
+    """The protocol on the simulator, then on the emulated BioLogic (``model``)."""
     store = Store.open(f"sqlite:///{tmp_path}/x.db")
     plan = load_plan(protocol, cell, overrides or {})
     simulated = _run(store, plan, SimInstrument([plan.cell], seed=SEED))
-    biologic = open_instrument("emulated", {"emulated_cells": [plan.cell], "seed": SEED})
+    options = {"emulated_cells": [plan.cell], "seed": SEED, "model": model}
+    biologic = open_instrument("emulated", options)
     assert biologic.identity.vendor == "BioLogic"
     emulated = _run(store, plan, biologic)
     a, b = store.results(simulated.run.id), store.results(emulated.run.id)
@@ -51,8 +56,9 @@ def test_eis_conductivity(tmp_path: Path) -> None:
     assert bl["conductivity_S_cm"].value == pytest.approx(sim["conductivity_S_cm"].value, rel=0.01)
 
 
-def test_lsv_window(tmp_path: Path) -> None:
-    _, _, _, sim, bl = _both(tmp_path, "lsv-window", "li-qse-ss")
+@pytest.mark.parametrize("model", ["VMP3", "SP-300"])  # 6- and 5-column scan rows
+def test_lsv_window(tmp_path: Path, model: str) -> None:
+    _, _, _, sim, bl = _both(tmp_path, "lsv-window", "li-qse-ss", model=model)
     assert bl["oxidation_onset_V"].value == pytest.approx(sim["oxidation_onset_V"].value, abs=5e-3)
 
 

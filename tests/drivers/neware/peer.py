@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 
-TERMINATOR = b"#\r\n"
+TERMINATOR = b"\n\n#\r\n"  # as every public client ends a request, and BTS an answer
 DROP = None
 
 

@@ -108,9 +108,7 @@ def test_the_end_is_read_from_the_last_record() -> None:
         "limit:current"
     )
     cc = Step(0, "d", "cc", current_A=-1e-3, ends=(EndCondition("voltage_below", 3.0),))
-    assert end_reason_from_record(cc, t=10.0, V=2.9996, I=-1e-3, charge_C=0.01) == (
-        "limit:voltage"
-    )
+    assert end_reason_from_record(cc, t=10.0, V=2.9996, I=-1e-3, charge_C=0.01) == ("limit:voltage")
     assert end_reason_from_record(Step(0, "r", "rest"), t=1.0, V=3.0, I=0.0, charge_C=0.0) == (
         "instrument:finish"
     )

@@ -64,7 +64,7 @@ def through_neware(store: Store, plan: Plan, **emulator_options: Any) -> RunRepo
     emulator = NewareEmulator([plan.cell], **emulator_options)
     instrument = connect(emulator)
     try:
-        return execute_run(
+        report = execute_run(
             store,
             plan,
             instrument.channels[0],
@@ -74,6 +74,8 @@ def through_neware(store: Store, plan: Plan, **emulator_options: Any) -> RunRepo
     finally:
         instrument.close()
         emulator.close()
+    assert emulator.unframed == []  # every byte the driver sent was a whole request
+    return report
 
 
 def assert_same_cell_behaviour(store: Store, a: RunReport, b: RunReport) -> None:
@@ -86,11 +88,16 @@ def assert_same_cell_behaviour(store: Store, a: RunReport, b: RunReport) -> None
 
 
 def assert_no_hole_and_nothing_twice(samples: np.ndarray, record_interval_s: float) -> None:
+    """A CC-CV step runs as a CC then a CV step on board, each recording on its own grid
+    from its start: across that switch two stored points may lie up to two intervals apart
+    (the engine's record criteria drop a point just after the last CC one)."""
     assert np.array_equal(samples["seq"], np.arange(1, len(samples) + 1))
     for step in np.unique(samples["step"]):
         t = samples["t"][samples["step"] == step]
         assert np.all(np.diff(t) > 0), f"step {step}: a point twice"
-        assert np.diff(t).max() <= record_interval_s + 1e-6, f"step {step}: a hole"
+        gaps = np.diff(t) > record_interval_s + 1e-6
+        assert gaps.sum() <= 1, f"step {step}: a hole"
+        assert np.diff(t).max() <= 2 * record_interval_s, f"step {step}: a hole"
     assert np.all(np.diff(samples["t"]) >= 0)
 
 

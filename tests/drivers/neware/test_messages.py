@@ -24,29 +24,39 @@ def _parse(text: str) -> messages.Message:
     return messages.parse(data)
 
 
-def test_a_request_is_one_declared_bts_document_ended_by_hash_crlf() -> None:
+def test_a_request_is_one_declared_bts_document_ended_by_a_blank_line_and_hash_crlf() -> None:
     wire = messages.frame(messages.connect_request("admin", "neware"))
     assert wire == (
         b'<?xml version="1.0" encoding="UTF-8" ?><bts version="1.0"><cmd>connect</cmd>'
-        b"<username>admin</username><password>neware</password><type>bfgs</type></bts>#\r\n"
+        b"<username>admin</username><password>neware</password><type>bfgs</type>"
+        b"</bts>\n\n#\r\n"
     )
+
+
+def test_the_strict_reader_leaves_a_request_without_the_blank_line_unanswered() -> None:
+    reader = FrameReader(strict=True)
+    old_style = messages.getdevinfo_request().encode() + b"#\r\n"
+    assert reader.feed(old_style) == []
+    assert reader.pending > 0
+    assert reader.leftover == old_style
+    assert FrameReader(strict=True).feed(messages.frame(messages.getdevinfo_request())) == [
+        messages.getdevinfo_request().encode()
+    ]
 
 
 def test_the_reader_waits_for_a_split_document_and_splits_coalesced_ones() -> None:
     one = messages.frame(messages.getdevinfo_request())
     two = messages.frame(messages.getchlstatus_request([CH1, CH2]))
     stream = one + two + one
-    for cut in range(1, len(stream)):  # every split point, including inside the terminator
-        reader = FrameReader()
-        frames = reader.feed(stream[:cut]) + reader.feed(stream[cut:])
-        assert frames == [one[:-3], two[:-3], one[:-3]]
-        assert reader.pending == 0
-    byte_by_byte = FrameReader()
-    assert [f for b in stream for f in byte_by_byte.feed(bytes([b]))] == [
-        one[:-3],
-        two[:-3],
-        one[:-3],
-    ]
+    documents = [one[:-5], two[:-5], one[:-5]]
+    for strict in (False, True):
+        for cut in range(1, len(stream)):  # every split point, inside the terminator too
+            reader = FrameReader(strict=strict)
+            frames = reader.feed(stream[:cut]) + reader.feed(stream[cut:])
+            assert frames == documents
+            assert reader.pending == 0
+        byte_by_byte = FrameReader(strict=strict)
+        assert [f for b in stream for f in byte_by_byte.feed(bytes([b]))] == documents
 
 
 def test_the_reader_accepts_the_blank_lines_some_peers_put_before_the_terminator() -> None:
@@ -78,10 +88,14 @@ def test_per_channel_requests_carry_the_whole_address() -> None:
 
 
 def test_start_names_the_step_file_path_and_the_barcode() -> None:
-    message = _parse(messages.start_request(CH2, r"C:\steps\a.xml", "cell-7"))
+    message = _parse(messages.start_request(CH2, r"C:\steps\a.xml", "cell-7", r"D:\backup"))
     (item,) = messages.listed(message, "start")
     assert messages.address_of(item) == CH2
     assert item.text == r"C:\steps\a.xml" and item.get("barcode") == "cell-7"
+    listing = message.root.find("list")
+    assert listing is not None and listing.get("count") == "1"
+    backup = listing.find("backup")
+    assert backup is not None and backup.get("backupdir") == r"D:\backup"
 
 
 def test_download_asks_by_sequence_number_at_most_1000() -> None:

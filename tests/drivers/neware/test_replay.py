@@ -16,16 +16,21 @@ from .peer import DROP, ScriptedPeer, replay
 
 HEAD = b'<?xml version="1.0" encoding="UTF-8" ?><bts version="1.0">'
 ANSWER = b'<?xml version="1.0" encoding="UTF-8"?>\r\n<bts version="1.0">\r\n'
-END = b"\r\n</bts>#\r\n"
+END = b"\r\n</bts>\n\n#\r\n"  # how aurora-neware replays BTS 8.0 answers
+BACKUP = (
+    b'<backup backupdir="C:\\Neware data" remotedir="" filenametype="0" customfilename="" '
+    b'addtimewhenrepeat="0" createdirbydate="0" filetype="0" backupontime="1" '
+    b'backupontimeinterval="720" backupfree="1" />'
+)  # as aurora-neware sends it, its default folder
 CH = b'ip="127.0.0.1" devtype="27" devid="21" subdevid="1" chlid="1"'
 
 CONNECT = (
     HEAD + b"<cmd>connect</cmd><username>admin</username><password>neware</password>"
-    b"<type>bfgs</type></bts>#\r\n",
+    b"<type>bfgs</type></bts>\n\n#\r\n",
     ANSWER + b"  <cmd>connect_resp</cmd>\r\n  <result>ok</result>" + END,
 )
 GETDEVINFO = (
-    HEAD + b"<cmd>getdevinfo</cmd></bts>#\r\n",
+    HEAD + b"<cmd>getdevinfo</cmd></bts>\n\n#\r\n",
     ANSWER + b'  <cmd>getdevinfo_resp</cmd>\r\n  <serverip count="1">\r\n'
     b'    <server ip="127.0.0.1" port="3306" />\r\n  </serverip>\r\n  <middle count="2">\r\n'
     b'    <channel ip="127.0.0.1" devtype="27" devid="21" subdevid="1" Channelid="2">true'
@@ -40,7 +45,7 @@ def start(path: Path, tag: bytes) -> tuple[bytes, bytes]:
     return (
         HEAD + b'<cmd>start</cmd><list count="1"><start ' + CH + b' barcode="cell-7|cyclerctl:'
         + tag + b'">'
-        + str(path).encode() + b"</start></list></bts>#\r\n",
+        + str(path).encode() + b"</start>" + BACKUP + b"</list></bts>\n\n#\r\n",
         ANSWER + b'  <cmd>start_resp</cmd>\r\n  <list count="1">\r\n    <start ' + CH
         + b">ok</start>\r\n  </list>" + END,
     )  # fmt: skip
@@ -51,7 +56,7 @@ def download(
 ) -> tuple[bytes, bytes]:
     return (
         HEAD + b'<cmd>download</cmd><download devtype="27" devid="21" subdevid="1" chlid="1" '
-        b'auxid="0" testid="%d" startpos="%d" count="1000" /></bts>#\r\n' % (testid, startpos),
+        b'auxid="0" testid="%d" startpos="%d" count="1000" /></bts>\n\n#\r\n' % (testid, startpos),
         ANSWER + b"  <cmd>donwload_resp</cmd>\r\n"
         b'  <download devtype="27" devid="21" subdevid="1" chlid="1" testid="%d" startpos="%d" '
         b'count="1000" auxid="0" />\r\n  <list count="%d">\r\n'
@@ -63,14 +68,14 @@ def download(
 def status(state: bytes) -> tuple[bytes, bytes]:
     return (
         HEAD + b'<cmd>getchlstatus</cmd><list count="1"><status ' + CH
-        + b">true</status></list></bts>#\r\n",
+        + b">true</status></list></bts>\n\n#\r\n",
         ANSWER + b'  <cmd>getchlstatus_resp</cmd>\r\n  <list count="1">\r\n    <status ' + CH
         + b' reservepause="0">' + state + b"</status>\r\n  </list>" + END,
     )  # fmt: skip
 
 
 STOP = (
-    HEAD + b'<cmd>stop</cmd><list count="1"><stop ' + CH + b">true</stop></list></bts>#\r\n",
+    HEAD + b'<cmd>stop</cmd><list count="1"><stop ' + CH + b">true</stop></list></bts>\n\n#\r\n",
     ANSWER + b'  <cmd>stop_resp</cmd>\r\n  <list count="1">\r\n    <stop ' + CH
     + b">ok</stop>\r\n  </list>" + END,
 )  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import datetime
 
@@ -120,7 +121,9 @@ def test_cc_charge_to_a_charge_a_voltage_or_a_time() -> None:
     assert back.direction == 1.0 and back.record_steptype == "cc"
 
 
-def test_cccv_charge_until_the_current_falls() -> None:
+def test_cccv_charge_is_written_as_a_cc_step_then_a_cv_step_at_its_current() -> None:
+    """As aurora-unicycler writes a CV after a CC (``Curr`` the CC's current); BTS's
+    combined CCCV Step_Type 7 is in no public file, so it is not used."""
     step = Step(
         0,
         "charge",
@@ -130,21 +133,43 @@ def test_cccv_charge_until_the_current_falls() -> None:
         current_A=0.0002,
         voltage_V=4.3,
     )
-    assert written(step) == expected(
+    text = written(step)
+    one = expected(
         "charge",
-        7,
-        [
-            '<Curr Value="0.2" />',
-            '<Volt Value="43000" />',
-            '<Stop_Curr Value="0.01" />',
-            '<Time Value="54000000" />',
-        ],
+        1,
+        ['<Curr Value="0.2" />', '<Stop_Volt Value="43000" />', '<Time Value="54000000" />'],
         record=['<Time Value="1000" />'],
     )
-    assert parse_stepfile(written(step)).step == step
+    assert text.startswith(one[: one.index('    <Step_Info Num="2">')])
+    steps = text[text.index("<Step_Info") : text.index("</Step_Info>")]
+    assert steps == (
+        '<Step_Info Num="3">\n'
+        '      <Step1 Step_ID="1" Step_Type="1">\n'
+        '        <Record>\n          <Main>\n            <Time Value="1000" />\n'
+        '          </Main>\n        </Record>\n'
+        '        <Limit>\n          <Main>\n'
+        '            <Curr Value="0.2" />\n            <Stop_Volt Value="43000" />\n'
+        '            <Time Value="54000000" />\n'
+        '          </Main>\n        </Limit>\n      </Step1>\n'
+        '      <Step2 Step_ID="2" Step_Type="3">\n'
+        '        <Record>\n          <Main>\n            <Time Value="1000" />\n'
+        '          </Main>\n        </Record>\n'
+        '        <Limit>\n          <Main>\n'
+        '            <Curr Value="0.2" />\n            <Volt Value="43000" />\n'
+        '            <Stop_Curr Value="0.01" />\n            <Time Value="54000000" />\n'
+        '          </Main>\n        </Limit>\n      </Step2>\n'
+        '      <Step3 Step_ID="3" Step_Type="6" />\n    '
+    )  # fmt: skip
+    back = parse_stepfile(text)
+    assert back.step == step and back.direction == 1.0
+    assert [p.record_steptype for p in back.parts] == ["cc", "cv"]
+    assert back.record_steptypes == {"cc", "cv"}
+    discharge = parse_stepfile(written(dataclasses.replace(step, current_A=-0.0002, voltage_V=3.0,
+                                                           name="dis")))  # fmt: skip
+    assert [p.step_type for p in discharge.parts] == [2, 19]
 
 
-def test_cv_hold_takes_its_direction_and_the_channel_current_limit() -> None:
+def test_cv_hold_takes_its_direction_and_the_current_limit_it_is_given() -> None:
     step = Step(0, "hold", "cv", ends=(EndCondition("current_below", 2e-5),), record=RECORD,
                 voltage_V=3.7)  # fmt: skip
     assert written(step, cv_charge=False, cv_current_limit_A=0.01) == expected(
@@ -152,7 +177,10 @@ def test_cv_hold_takes_its_direction_and_the_channel_current_limit() -> None:
     )
     back = parse_stepfile(written(step, cv_charge=False, cv_current_limit_A=0.01))
     assert back.step == step and back.direction == -1.0 and back.record_steptype == "dv"
-    assert parse_stepfile(written(step, cv_charge=True)).step_type == 3
+    assert back.parts[0].step.current_A == 0.01  # the limit, for the emulator
+    assert parse_stepfile(written(step, cv_charge=True, cv_current_limit_A=1e-4)).step_type == 3
+    with pytest.raises(StepFileError, match="current limit"):
+        written(step, cv_charge=True)  # no limit: never the channel's maximum by default
 
 
 def test_rest_for_a_time() -> None:

@@ -4,39 +4,46 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+
+from cyclerctl.cli.common import (
+    BadInput,
+    Subparsers,
+    add_command,
+    db_arg,
+    find_run,
+    open_store,
+    operator_arg,
+    run_arg,
+)
+from cyclerctl.config import Config, default_operator
+from cyclerctl.export.formats import FORMATS
 
 
-def add_commands(sub: Any, db_arg: Any) -> None:
-    """Register the data commands on the CLI's subparsers."""
-    c = sub.add_parser("export", help="write a run as BDF csv, EC-Lab mpt or parquet")
-    c.set_defaults(handler=_cmd_export)
-    c.add_argument("run", help="run id or GUID")
-    c.add_argument("--format", required=True, choices=["csv", "mpt", "parquet"])
+def register(sub: Subparsers) -> None:
+    c = add_command(sub, "export", _export, "write a run as BDF csv, EC-Lab mpt or parquet")
+    run_arg(c)
+    c.add_argument("--format", required=True, choices=FORMATS)
     c.add_argument("-o", "--output", required=True, help="file to write")
     db_arg(c)
 
-    c = sub.add_parser("report", help="PNG figures and an index.html for a run")
-    c.set_defaults(handler=_cmd_report)
-    c.add_argument("run", help="run id or GUID")
+    c = add_command(sub, "report", _report, "PNG figures and an index.html for a run")
+    run_arg(c)
     c.add_argument("-o", "--output", required=True, help="folder to write")
     db_arg(c)
 
-    c = sub.add_parser("import", help="bring an EC-Lab .mpr/.mpt file in as a run")
-    c.set_defaults(handler=_cmd_import)
+    c = add_command(sub, "import", _import, "bring an EC-Lab .mpr/.mpt file in as a run")
     c.add_argument("file", help="an EC-Lab .mpr or .mpt file")
     c.add_argument("--cell", required=True, help="a cell file, or a name from `cyclerctl cells`")
-    c.add_argument("--operator", help="who imports it (default: config, $USER)")
+    operator_arg(c, "imports it")
     db_arg(c)
 
 
-def _cmd_export(args: argparse.Namespace, config: Any) -> int:
-    from cyclerctl.cli import _find_run, _open_store
+def _export(args: argparse.Namespace, config: Config) -> int:
     from cyclerctl.export import export_run
 
-    store = _open_store(args.db, config)
+    store = open_store(args.db, config)
     try:
-        run = _find_run(store, args.run)
+        run = find_run(store, args.run)
         path = export_run(store, run.id, args.format, Path(args.output))
     finally:
         store.close()
@@ -44,13 +51,12 @@ def _cmd_export(args: argparse.Namespace, config: Any) -> int:
     return 0
 
 
-def _cmd_report(args: argparse.Namespace, config: Any) -> int:
-    from cyclerctl.cli import _find_run, _open_store
+def _report(args: argparse.Namespace, config: Config) -> int:
     from cyclerctl.report import write_report
 
-    store = _open_store(args.db, config)
+    store = open_store(args.db, config)
     try:
-        run = _find_run(store, args.run)
+        run = find_run(store, args.run)
         index = write_report(store, run.id, Path(args.output))
     finally:
         store.close()
@@ -58,9 +64,7 @@ def _cmd_report(args: argparse.Namespace, config: Any) -> int:
     return 0
 
 
-def _cmd_import(args: argparse.Namespace, config: Any) -> int:
-    from cyclerctl.cli import BadInput, _open_store
-    from cyclerctl.config import default_operator
+def _import(args: argparse.Namespace, config: Config) -> int:
     from cyclerctl.ecimport import import_eclab
     from cyclerctl.protocol import load_cell
 
@@ -68,7 +72,7 @@ def _cmd_import(args: argparse.Namespace, config: Any) -> int:
     if not path.is_file():
         raise BadInput(f"{path}: no such file")
     cell = load_cell(args.cell)
-    store = _open_store(args.db, config)
+    store = open_store(args.db, config)
     try:
         try:
             run_id = import_eclab(
