@@ -29,10 +29,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from cyclerctl.export import writer
 from cyclerctl.store import Store
 from cyclerctl.store.serialize import jsonable
 
-__all__ = ["EXTRA_TABLES", "write_crate"]
+__all__ = ["EXTRA_TABLES", "export_run", "write_crate"]
 
 #: Writers of further tables, each ``(store, run_id, directory) -> [(path, description)]``
 #: of the files it wrote there: a new table joins the crate by appending its writer here.
@@ -67,11 +68,17 @@ def _write_steps(store: Store, run_id: int, path: Path) -> None:
                              s.discharge_Wh])  # fmt: skip
 
 
+def export_run(store: Store, run_id: int, fmt: str, path: str | Path) -> Path:
+    """:func:`cyclerctl.export.export_run`: ``ro-crate`` here, every other format by the
+    writer (which the crate is made of, so the writer cannot dispatch to it)."""
+    if fmt == "ro-crate":
+        return write_crate(store, run_id, path)
+    return writer.export_run(store, run_id, fmt, path)
+
+
 def write_crate(store: Store, run_id: int, directory: str | Path, *, license: str = "") -> Path:
     """Write run ``run_id`` as an RO-Crate in ``directory`` (created; must be empty if it
     exists). ``license``: a URL for the root's license, when the lab has chosen one."""
-    from cyclerctl.export import export_run
-
     try:
         from rocrate.model.contextentity import ContextEntity
         from rocrate.rocrate import ROCrate
@@ -92,11 +99,11 @@ def write_crate(store: Store, run_id: int, directory: str | Path, *, license: st
     source = store.imported_file(run_id)
 
     files: list[tuple[Path, str]] = []
-    csv_path = export_run(store, run_id, "csv", staging / "samples.csv")
+    csv_path = writer.export_run(store, run_id, "csv", staging / "samples.csv")
     sidecar = csv_path.with_name(csv_path.name + ".json")
     sidecar.rename(staging / "run.json")
     files.append((csv_path, "every point, Battery Data Format columns (CSV)"))
-    parquet = export_run(store, run_id, "parquet", staging / "samples.parquet")
+    parquet = writer.export_run(store, run_id, "parquet", staging / "samples.parquet")
     files.append((parquet, "every point, Battery Data Format columns (parquet)"))
     files.append((staging / "run.json", "the run's metadata: protocol, cell, steps, results"))
     _write_steps(store, run_id, staging / "steps.csv")
@@ -117,7 +124,7 @@ def write_crate(store: Store, run_id: int, directory: str | Path, *, license: st
     files.append((results_file, "analysis results"))
     for fmt, name in (("cycles-csv", "cycles.csv"), ("cycles-parquet", "cycles.parquet")):
         try:
-            table = export_run(store, run_id, fmt, staging / name)
+            table = writer.export_run(store, run_id, fmt, staging / name)
         except ValueError:  # no per-cycle table: not a cycling run, or not analysed
             break
         files.append((table, f"the per-cycle table ({name.rsplit('.', 1)[1]})"))

@@ -52,7 +52,10 @@ def test_an_imported_run_as_a_valid_crate(store: Store, tmp_path: Path) -> None:
     assert descriptor["about"]["@id"] == "./"
     names = {e.id for e in crate.data_entities}
     assert {"samples.csv", "samples.parquet", "run.json", "steps.csv", "protocol.txt",
-            "cell.json", "results.json"} <= names  # fmt: skip
+            "cell.json", "results.json", "cycles.csv", "cycles.parquet"} <= names  # fmt: skip
+    cycles = pq.read_table(out / "cycles.parquet")
+    stored = set(store.samples(run_id)["cycle"].tolist())
+    assert cycles.num_rows >= 1 and set(cycles.column("cycle").to_pylist()) <= stored
     for entity in crate.data_entities:
         path = out / entity.id
         assert path.is_file()
