@@ -37,7 +37,9 @@ __all__ = [
 #: counter (any value; a change starts a new step), ``step_index`` the step's number in
 #: the tester's program, ``cycle`` the file's cycle index, ``step_type`` a code into
 #: ImportedRun.step_types. ``Q``/``E``: charge/energy passed since the step began, signed
-#: (charge positive); ``E`` is NaN when the file keeps no energy.
+#: (charge positive); ``E`` is NaN when the file keeps no energy. An impedance point has a
+#: finite ``f`` (Hz) with ``Zre``/``Zim`` (Ω, Zim as measured: negative for a capacitive
+#: arc) and V its DC potential; every other record has ``f`` NaN.
 RECORD_DTYPE = np.dtype(
     [
         ("t", "f8"),
@@ -50,6 +52,9 @@ RECORD_DTYPE = np.dtype(
         ("step_index", "i8"),
         ("cycle", "i8"),
         ("step_type", "i8"),
+        ("f", "f8"),
+        ("Zre", "f8"),
+        ("Zim", "f8"),
     ]
 )
 
@@ -90,6 +95,7 @@ class RunMetadata:
     procedure_text: str = ""  # the program as the file holds it, when it does
     instrument: Mapping[str, str] = field(default_factory=dict)  # model, serial, firmware
     warnings: tuple[str, ...] = ()  # what was readable only in part, said so
+    analysis: Mapping[str, Any] | None = None  # the analysis to run (None: cycling)
     extra: Mapping[str, Any] = field(default_factory=dict)  # anything else (JSON-able)
 
 
@@ -126,10 +132,10 @@ class Reader(Protocol):
 
 
 def records(n: int) -> NDArray[np.void]:
-    """An empty record block of ``n`` rows: T and E NaN, step_type 0."""
+    """An empty record block of ``n`` rows: T, E and f (no impedance) NaN, step_type 0."""
     block = np.zeros(n, dtype=RECORD_DTYPE)
-    block["T"] = np.nan
-    block["E"] = np.nan
+    for name in ("T", "E", "f", "Zre", "Zim"):
+        block[name] = np.nan
     return block
 
 

@@ -31,7 +31,13 @@ from numpy.typing import NDArray
 from cyclerctl.plan import CellSummary, Plan, RecordCriteria
 from cyclerctl.readers.base import ImportedRun, Reader, ReadError
 from cyclerctl.readers.registry import claims, reader_for
-from cyclerctl.store import SAMPLE_ROW_DTYPE, EventRecord, StepRecord, Store
+from cyclerctl.store import (
+    IMPEDANCE_ROW_DTYPE,
+    SAMPLE_ROW_DTYPE,
+    EventRecord,
+    StepRecord,
+    Store,
+)
 
 __all__ = [
     "ImportOutcome",
@@ -146,7 +152,7 @@ PIECE_DTYPE = np.dtype(
         ("step", "i8"), ("plan_index", "i8"), ("type", "i8"), ("cycle", "i8"),
         ("t_start", "f8"), ("t_end", "f8"), ("first_seq", "i8"), ("last_seq", "i8"),
         ("q_max", "f8"), ("q_min", "f8"), ("e_max", "f8"), ("e_min", "f8"),
-        ("de_pos", "f8"), ("de_neg", "f8"), ("q_last", "f8"),
+        ("de_pos", "f8"), ("de_neg", "f8"), ("q_last", "f8"), ("samples", "i8"),
     ]
 )  # fmt: skip
 
@@ -162,7 +168,16 @@ class StepTable(Sequence[StepRecord]):
         codes = pieces["type"]
         self.vendor_types = [types[c] if 0 <= c < len(types) else str(c) for c in codes.tolist()]
         kind_of = {t: step_kind(t) for t in set(self.vendor_types)}
-        self.kinds = [kind_of[t] for t in self.vendor_types]
+        no_samples = pieces["samples"] == 0  # impedance points only
+        self.kinds = [
+            "eis" if only_eis else kind_of[t]
+            for t, only_eis in zip(self.vendor_types, no_samples.tolist(), strict=True)
+        ]
+        first_seq: list[int | None] = pieces["first_seq"].tolist()
+        last_seq: list[int | None] = pieces["last_seq"].tolist()
+        if no_samples.any():
+            for i in np.flatnonzero(no_samples).tolist():
+                first_seq[i] = last_seq[i] = None
         has_e = np.isfinite(pieces["e_max"]) & np.isfinite(pieces["e_min"])
         self.columns: dict[str, list[Any]] = {
             "step": pieces["step"].tolist(),
@@ -181,8 +196,8 @@ class StepTable(Sequence[StepRecord]):
                           * AH_PER_C).tolist(),
             "discharge_Wh": (np.where(has_e, np.maximum(-pieces["e_min"], 0.0),
                                       pieces["de_neg"]) * AH_PER_C).tolist(),
-            "first_seq": pieces["first_seq"].tolist(),
-            "last_seq": pieces["last_seq"].tolist(),
+            "first_seq": first_seq,
+            "last_seq": last_seq,
         }  # fmt: skip
 
     def __len__(self) -> int:
@@ -216,23 +231,39 @@ class _Steps:
         self.parts: list[NDArray[np.void]] = []
         self.last_count: int | None = None
         self.ordinal = 0
-        self.seq = 0
+        self.seq = 0  # samples so far
+        self.impedance = 0  # impedance points so far
+        self.rows = 0  # records so far, both kinds
         self.cycles: set[int] = set()
 
-    def feed(self, block: NDArray[np.void]) -> NDArray[np.void]:
-        """The block as SAMPLE_ROW_DTYPE rows; its steps are added to the table."""
+    def feed(self, block: NDArray[np.void]) -> tuple[NDArray[np.void], NDArray[np.void]]:
+        """The block as (SAMPLE_ROW_DTYPE rows, IMPEDANCE_ROW_DTYPE rows); its steps are
+        added to the table."""
         n = len(block)
         counts = block["step_count"]
         new = np.empty(n, dtype=bool)
         new[1:] = counts[1:] != counts[:-1]
         new[0] = self.last_count is None or counts[0] != self.last_count
         ordinal = self.ordinal + np.cumsum(new, dtype=np.int64)
-        rows = np.empty(n, dtype=SAMPLE_ROW_DTYPE)
-        rows["seq"] = np.arange(self.seq + 1, self.seq + n + 1)
+        eis = np.isfinite(block["f"])
+        is_sample = ~eis
+        seq_of_row = self.seq + np.cumsum(is_sample, dtype=np.int64)  # sample seq so far
+        kept = block if not eis.any() else block[is_sample]
+        rows = np.empty(len(kept), dtype=SAMPLE_ROW_DTYPE)
+        rows["seq"] = np.arange(self.seq + 1, self.seq + len(kept) + 1)
         for name in ("t", "V", "I", "Q", "T"):
-            rows[name] = block[name]
-        rows["step"] = ordinal
-        rows["cycle"] = block["cycle"]
+            rows[name] = kept[name]
+        rows["step"] = ordinal if len(kept) == n else ordinal[is_sample]
+        rows["cycle"] = kept["cycle"]
+        points = block[eis]
+        imp = np.empty(len(points), dtype=IMPEDANCE_ROW_DTYPE)
+        if len(points):
+            imp["seq"] = np.arange(self.impedance + 1, self.impedance + len(points) + 1)
+            imp["step"] = ordinal[eis]
+            for name in ("f", "Zre", "Zim", "T", "t"):
+                imp[name] = points[name]
+            imp["V_dc"] = points["V"]
+            self.impedance += len(points)
         self.cycles.update(np.unique(block["cycle"]).tolist())
 
         starts = np.flatnonzero(np.concatenate(([True], ordinal[1:] != ordinal[:-1])))
@@ -252,8 +283,9 @@ class _Steps:
         piece["cycle"] = block["cycle"][starts]
         piece["t_start"] = block["t"][starts]
         piece["t_end"] = block["t"][ends]
-        piece["first_seq"] = rows["seq"][starts]
-        piece["last_seq"] = rows["seq"][ends]
+        piece["first_seq"] = seq_of_row[starts] - is_sample[starts] + 1
+        piece["last_seq"] = seq_of_row[ends]
+        piece["samples"] = np.add.reduceat(is_sample.astype(np.int64), starts)
         piece["q_max"] = np.maximum.reduceat(q, starts)
         piece["q_min"] = np.minimum.reduceat(q, starts)
         piece["e_max"] = np.maximum.reduceat(np.where(e_ok, e, -np.inf), starts)
@@ -267,7 +299,7 @@ class _Steps:
                 last[key] = max(float(last[key][0]), float(first[key]))
             for key in ("q_min", "e_min"):
                 last[key] = min(float(last[key][0]), float(first[key]))
-            for key in ("de_pos", "de_neg"):
+            for key in ("de_pos", "de_neg", "samples"):
                 last[key] += first[key]
             for key in ("t_end", "last_seq", "q_last"):
                 last[key] = first[key]
@@ -276,8 +308,9 @@ class _Steps:
             self.parts.append(piece)
         self.last_count = int(counts[-1])
         self.ordinal = int(ordinal[-1])
-        self.seq += n
-        return rows
+        self.seq += len(rows)
+        self.rows += n
+        return rows, imp
 
     def finish(self) -> StepTable:
         pieces = np.concatenate(self.parts) if self.parts else np.empty(0, PIECE_DTYPE)
@@ -330,24 +363,23 @@ def _write_run(
         record=RecordCriteria(),
         body=(),
         steps=(),
-        analysis={"kind": "cycling"},
+        analysis={"kind": "cycling"} if meta.analysis is None else dict(meta.analysis),
     )
     instrument = {**dict(meta.instrument), "source": path.name}
     channel = f"import:{meta.vendor}:{meta.tester_channel or path.name}"
 
-    def blocks() -> Iterator[NDArray[np.void]]:
+    def blocks() -> Iterator[tuple[NDArray[np.void], NDArray[np.void]]]:
         try:
             for block in run.chunks():
                 if len(block):
-                    rows = steps.feed(block)
-                    yield rows
+                    yield steps.feed(block)
                     if on_records is not None:
-                        on_records(len(rows))
+                        on_records(len(block))
         except ReadError:
             raise
         except Exception as exc:  # a damaged record half way: the whole file fails
             raise ReadError(path, f"unreadable record ({type(exc).__name__}: {exc})") from exc
-        if steps.seq == 0:
+        if steps.rows == 0:
             raise ReadError(path, "the file holds no records")
 
     def events() -> list[EventRecord]:
@@ -380,13 +412,13 @@ def _write_run(
         operator=operator,
         instrument=instrument,
         channel=channel,
-        source=lambda: {**source, "records": steps.seq},
+        source=lambda: {**source, "records": steps.rows},
         blocks=blocks(),
         steps=steps.finish,
         events=events,
         started_at=started if started is not None and started.tzinfo is not None else None,
     )
-    return info.id, steps.seq, len(steps.cycles)
+    return info.id, steps.rows, len(steps.cycles)
 
 
 def import_file(

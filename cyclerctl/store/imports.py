@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 from sqlalchemy import Connection, Table, select
 
 from cyclerctl.store import models
-from cyclerctl.store.batch import SAMPLE_COLUMNS, step_values, write_events
+from cyclerctl.store.batch import IMPEDANCE_COLUMNS, SAMPLE_COLUMNS, step_values, write_events
 from cyclerctl.store.batch import _insert_blocks as insert_blocks
 from cyclerctl.store.records import EventRecord, StepRecord
 
@@ -28,12 +28,13 @@ __all__ = ["find_by_sha256", "imported_file", "write_import"]
 def write_import(
     connection: Connection,
     run_id: int,
-    blocks: Iterable[NDArray[np.void]],
+    blocks: Iterable[tuple[NDArray[np.void], NDArray[np.void]]],
     steps: Callable[[], Sequence[StepRecord]],
     source: Callable[[], Mapping[str, Any]],
     events: Callable[[], Sequence[EventRecord]] = tuple,
 ) -> int:
-    """Inside the caller's transaction: samples, then steps, events and the source row
+    """Inside the caller's transaction: samples and impedance points (``blocks`` of pairs),
+    then steps, events and the source row
     (``steps``, ``events`` and ``source`` are asked for after the last block). Returns the
     number of samples.
 
@@ -46,13 +47,16 @@ def write_import(
     cursor = connection.connection.cursor() if sqlite else None
     sample_sql = _sqlite_insert(models.samples, SAMPLE_COLUMNS, run_id)
     count = 0
-    for block in blocks:
-        if not len(block):
-            continue
-        if cursor is not None:
+    for block, impedance in blocks:
+        if len(block) and cursor is not None:
             cursor.executemany(sample_sql, block.tolist())  # NaN T: SQLite stores NULL
-        else:
+        elif len(block):
             insert_blocks(connection, models.samples, SAMPLE_COLUMNS, [(run_id, block)], ("T",))
+        if len(impedance):
+            insert_blocks(
+                connection, models.impedance, IMPEDANCE_COLUMNS, [(run_id, impedance)],
+                ("V_dc", "T"),
+            )  # fmt: skip
         count += len(block)
     records = steps()
     if records and cursor is not None:

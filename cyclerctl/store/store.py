@@ -254,16 +254,16 @@ class Store:
         instrument: Mapping[str, str],
         channel: str,
         source: Callable[[], Mapping[str, Any]],
-        blocks: Iterable[NDArray[np.void]],
+        blocks: Iterable[tuple[NDArray[np.void], NDArray[np.void]]],
         steps: Callable[[], Sequence[StepRecord]],
         events: Callable[[], Sequence[EventRecord]] = tuple,
         started_at: datetime | None = None,
     ) -> RunInfo:
         """Record an imported file as one completed run, atomically: the run, its samples
-        (``blocks`` of SAMPLE_ROW_DTYPE, streamed), steps, events and its ``imported_files``
-        row (``source()``, asked for after the last block: that table's columns but run_id
-        and imported_at) commit together
-        or not at all — an exception from ``blocks`` rolls everything back."""
+        and impedance points (``blocks``: pairs of SAMPLE_ROW_DTYPE and IMPEDANCE_ROW_DTYPE
+        rows, streamed), steps, events and its ``imported_files`` row (``source()``, asked
+        for after the last block: that table's columns but run_id and imported_at) commit
+        together or not at all — an exception from ``blocks`` rolls everything back."""
         values = self._run_values(
             plan,
             operator=operator,

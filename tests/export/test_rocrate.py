@@ -80,9 +80,9 @@ def test_an_imported_run_as_a_valid_crate(store: Store, tmp_path: Path) -> None:
     assert table.num_rows == outcome.records == len(store.samples(run_id))
     assert "Voltage / V" in table.column_names
     results = json.loads((out / "results.json").read_text())
-    stored = store.results(run_id)
-    assert stored and set(results) == set(stored)
-    assert all(results[k]["value"] == pytest.approx(r.value) for k, r in stored.items())
+    kept = store.results(run_id)
+    assert kept and set(results) == set(kept)
+    assert all(results[k]["value"] == pytest.approx(r.value) for k, r in kept.items())
 
 
 def test_a_crate_goes_into_an_empty_directory(store: Store, tmp_path: Path) -> None:

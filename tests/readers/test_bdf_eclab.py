@@ -3,7 +3,7 @@
 BDF, ours: a Neware run exported by ``cyclerctl export`` as BDF csv and parquet imports back
 to the same points. Others': fastnda's own BDF output (its ``bdf-pref`` labels, written to
 parquet here) imports to the same points as the .ndax itself. EC-Lab: the adapter keeps every
-non-impedance record of read_eclab and EC-Lab's cycle numbers (+1).
+point, impedance point, cycle and step that ecimport.import_eclab gives.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cyclerctl.ecimport import read_eclab
+from cyclerctl.ecimport import import_eclab
 from cyclerctl.export import export_run
+from cyclerctl.plan import CellSummary
 from cyclerctl.readers.bdf import BdfReader
 from cyclerctl.readers.into_store import import_file
 from cyclerctl.readers.registry import reader_for
@@ -22,6 +23,7 @@ from cyclerctl.store import Store
 from tests.readers.conftest import shared
 
 NDAX = "TESTCELL0001-B2-2025-M50T_NewareNDA_Investigation.ndax"
+CELL = CellSummary("eclab-cell", "", 1e-4, None, active_mass_kg=1e-5)
 
 
 def same_points(a: np.ndarray, b: np.ndarray, rtol: float = 1e-12) -> None:
@@ -72,25 +74,34 @@ def test_a_csv_that_is_not_bdf_is_refused_by_name(store: Store, tmp_path: Path) 
     assert "no reader takes this file" in outcome.reason
 
 
-@pytest.mark.parametrize("name", ["gcpl.issue_149.mpt", "mb.issue_149.mpr", "peis.issue_149.mpt"])
-def test_eclab_adapter(store: Store, name: str) -> None:
+@pytest.mark.parametrize(
+    "name", ["gcpl.issue_149.mpt", "mb.issue_149.mpt", "peis.issue_149.mpt", "cv.mpt"]
+)
+def test_eclab_adapter_imports_what_import_eclab_does(store: Store, name: str) -> None:
+    """The same file through ecimport.import_eclab and through the readers: same points,
+    impedance points, cycles, steps and step charges."""
     path = shared("eclab") / name
-    if name.endswith(".mpr"):
-        pytest.importorskip("galvani")
-    d = read_eclab(path)
-    freq = d.column("freq/Hz")
-    n = d.columns["time/s"].size
-    eis = 0 if freq is None else int((freq > 0).sum())
-    outcome = import_file(store, path, analyse=False)
-    if eis == n:  # all impedance: nothing for this path to carry
-        assert outcome.status == "failed" and "no records" in outcome.reason
-        return
+    theirs = import_eclab(store, path, CELL, operator="x")
+    outcome = import_file(store, path, CELL)
     assert outcome.status == "imported", outcome.reason
-    samples = store.samples(outcome.run_ids[0])
-    assert len(samples) == n - eis
-    ec_cycle = d.column("cycle number")
-    if ec_cycle is not None:
-        keep = np.ones(n, bool) if freq is None else ~(freq > 0)
-        assert (samples["cycle"] == np.rint(ec_cycle[keep]).astype(int) + 1).all()
-    if eis:
-        assert any("impedance" in w for w in outcome.warnings)
+    (ours,) = outcome.run_ids
+    a, b = store.samples(theirs), store.samples(ours)
+    assert len(a) == len(b)
+    for field in ("t", "V", "I", "Q", "cycle", "step"):
+        np.testing.assert_array_equal(a[field], b[field], err_msg=field)
+    za, zb = store.impedance(theirs), store.impedance(ours)
+    assert len(za) == len(zb)
+    assert len(za) > 0 or "peis" not in name
+    for field in ("f", "Zre", "Zim", "step", "t"):
+        np.testing.assert_array_equal(za[field], zb[field], err_msg=field)
+    sa, sb = store.steps(theirs), store.steps(ours)
+    assert [(s.step, s.cycle, s.first_seq, s.last_seq) for s in sa] == [
+        (s.step, s.cycle, s.first_seq, s.last_seq) for s in sb
+    ]
+    for x, y in zip(sa, sb, strict=True):
+        assert (x.kind == "eis") == (y.kind == "eis")
+        assert y.charge_Ah == pytest.approx(x.charge_Ah, abs=1e-12)
+        assert y.discharge_Ah == pytest.approx(x.discharge_Ah, abs=1e-12)
+    run_a, run_b = store.get_run(theirs), store.get_run(ours)
+    assert run_a is not None and run_b is not None and run_a.analysis == run_b.analysis
+    assert set(store.results(theirs)) == set(store.results(ours))
