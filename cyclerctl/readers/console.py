@@ -115,7 +115,8 @@ def run_import(
         if as_json:
             print(outcome_json(outcome), file=out, flush=True)
         elif not live:  # a log, not a terminal: one line per file instead of the bar
-            print(f"{outcome.path}: {outcome.status} {outcome.reason}".rstrip(), file=err)
+            why = f" ({outcome.reason})" if outcome.reason else ""
+            print(f"{outcome.path}: {outcome.status}{why}", file=err)
 
     summary: ImportSummary = import_paths(
         store, paths, cell, force=force, operator=operator,
