@@ -26,7 +26,8 @@ def test_exit_codes_json_lines_and_summary(store: Store, tmp_path: Path) -> None
 
     out, err = io.StringIO(), io.StringIO()
     assert run_import(store, [good], out=out, err=err) == EXIT_OK
-    assert "already there" in out.getvalue() and f"{good.name}: already (already imported as run" in err.getvalue()
+    assert "already there" in out.getvalue()
+    assert f"{good.name}: already (already imported as run" in err.getvalue()
 
     runs = store.count("runs")
     err = io.StringIO()
