@@ -34,5 +34,8 @@ def test_bench_quick_runs_and_prints_machine_and_figures() -> None:
         "tui baseline: raw status query (Store.channel_status)",
         "tui whole frame, read asked -> frame written",
         "tui keypress to effect",
+        "import TESTCELL0001-B2-2025-M50T_NewareNDA_Investigation.ndax (77,745 records",
+        "baseline: fastnda.read + raw sqlite3.executemany of the rows",
+        "ratio import / baseline",
     ):
         assert figure in out.stdout, figure
