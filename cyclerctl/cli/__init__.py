@@ -25,6 +25,7 @@ from cyclerctl.cli import (
     hardware,
     library,
     plan,
+    protocol_files,
     queue,
     run,
     runs,
@@ -38,7 +39,7 @@ __all__ = ["COMMANDS", "main", "parser"]
 
 # in the order `cyclerctl --help` lists them
 COMMANDS: tuple[ModuleType, ...] = (
-    library, plan, run, runs, hardware, commission, db, queue, tui, data
+    library, protocol_files, plan, run, runs, hardware, commission, db, queue, tui, data
 )
 
 

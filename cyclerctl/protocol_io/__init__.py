@@ -19,15 +19,7 @@ from cyclerctl.plan import Loop, Plan
 
 from .draft import Draft, render_toml
 from .errors import ProtocolIOError
-
-#: Format names for ``--format`` and what each writes.
-EXPORT_FORMATS: dict[str, str] = {
-    "mps": "EC-Lab settings file (Modulo Bat), text in the Windows code page",
-    "neware-xml": "Neware BTS 8 step file (XML)",
-    "pybamm": "a pybamm.Experiment, as Python source",
-}
-#: Suffixes import_protocol reads.
-IMPORT_SUFFIXES = (".mps", ".xml", ".json")
+from .formats import EXPORT_FORMATS, IMPORT_SUFFIXES
 
 
 def import_protocol(path: str | Path) -> tuple[str, str | None]:
