@@ -265,7 +265,8 @@ def create_app(data: WebData, auth: WebAuth | None = None, *, poll_s: float = PO
 
     async def results(request: Request) -> Response:
         found = await thread(lambda: data.results(_run_id(request)))
-        return JSONResponse({name: asdict(r) for name, r in found.items()}, )
+        body = json.dumps({name: asdict(r) for name, r in found.items()}, default=str)
+        return Response(body, media_type="application/json")
 
     async def export(request: Request) -> Response:
         from cyclerctl.export import FORMATS, export_run

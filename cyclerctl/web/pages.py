@@ -48,7 +48,7 @@ def layout(title: str, body: str, *, page: str, scripts: Sequence[str] = ()) -> 
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         '<meta name=viewport content="width=device-width, initial-scale=1">'
         f"<title>{_h(title)} · cyclerctl</title>"
-        f'<link rel=stylesheet href="/static/app.css">{tags}</head>'
+        f'<link rel=icon href="data:,"><link rel=stylesheet href="/static/app.css">{tags}</head>'
         f'<body data-page="{page}"><header><strong>cyclerctl</strong><nav>{nav}</nav>'
         '<span id=live class=live title="live updates">read-only</span></header>'
         f"<main>{body}</main></body></html>"
@@ -166,7 +166,8 @@ def run_page(page: RunPage) -> str:
             f' — {_h(run.end_reason or "")}</div>'
         )
     facts = [
-        ("status", run.status + (f" ({run.end_reason})" if run.end_reason else "")),
+        ("status", run.status + (f" ({run.end_reason})"
+                                if run.end_reason not in (None, run.status) else "")),
         ("channel", run.channel),
         ("protocol", run.protocol_name),
         ("cell", run.cell_name),

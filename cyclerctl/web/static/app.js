@@ -166,9 +166,10 @@ function runPage() {
     if (!drawn) hours = tMax > 7200;
     const k = hours ? 1 / 3600 : 1;
     const x = d.t.map((t) => t * k), xi = d.tI.map((t) => t * k);
+    const mode = d.t.length < 50 ? "lines+markers" : "lines";
     const traces = [
-      { x, y: d.V, name: "V", mode: "lines", line: { width: 1, color: "#0969da" }, yaxis: "y" },
-      { x: xi, y: d.I.map((i) => i * 1e3), name: "I", mode: "lines", line: { width: 1, color: "#bc4c00" }, yaxis: "y2" },
+      { x, y: d.V, name: "V", mode, line: { width: 1, color: "#0969da" }, yaxis: "y" },
+      { x: xi, y: d.I.map((i) => i * 1e3), name: "I", mode, line: { width: 1, color: "#bc4c00" }, yaxis: "y2" },
     ];
     const layout = {
       margin: MARGIN, showlegend: false, height: 420,
