@@ -17,8 +17,15 @@ from cyclerctl.web.listen import DEFAULT_LISTEN, ListenError, check_exposure, pa
 if TYPE_CHECKING:
     from cyclerctl.config import Config
 
-__all__ = ["DEFAULT_LISTEN", "ListenError", "MissingExtra", "check_exposure", "parse_listen",
-           "require_extra", "serve"]  # fmt: skip
+__all__ = [
+    "DEFAULT_LISTEN",
+    "ListenError",
+    "MissingExtra",
+    "check_exposure",
+    "parse_listen",
+    "require_extra",
+    "serve",
+]
 
 EXTRA_MODULES = ("starlette", "uvicorn", "plotly")
 

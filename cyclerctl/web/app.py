@@ -14,7 +14,7 @@ import json
 import shutil
 import tempfile
 import zipfile
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Callable, MutableMapping
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
@@ -99,15 +99,25 @@ class AuthMiddleware:
             offered = request.query_params.get("token")
             if offered is not None and self.auth.token_ok(offered):
                 # a browser's first visit with ?token=…: keep a cookie, drop it from the URL
-                rest = [(k, v) for k, v in parse_qsl(scope.get("query_string", b"").decode())
-                        if k != "token"]  # fmt: skip
+                rest = [
+                    (k, v)
+                    for k, v in parse_qsl(scope.get("query_string", b"").decode())
+                    if k != "token"
+                ]
                 target = request.url.path + (f"?{urlencode(rest)}" if rest else "")
                 response = RedirectResponse(target, status_code=303)
-                response.set_cookie(COOKIE, self.auth.cookie_value(), httponly=True,
-                                    samesite="strict", secure=request.url.scheme == "https")  # fmt: skip
+                response.set_cookie(
+                    COOKIE,
+                    self.auth.cookie_value(),
+                    httponly=True,
+                    samesite="strict",
+                    secure=request.url.scheme == "https",
+                )
                 await response(scope, receive, send_with_headers)
                 return
-            who = self.auth.allows(request.headers.get("authorization"), request.cookies.get(COOKIE))
+            who = self.auth.allows(
+                request.headers.get("authorization"), request.cookies.get(COOKIE)
+            )
             if who is None:
                 headers = {}
                 if self.auth.users:
@@ -239,9 +249,14 @@ def create_app(data: WebData, auth: WebAuth | None = None, *, poll_s: float = PO
 
     async def plot(request: Request) -> Response:
         q = request.query_params
-        result = await thread(lambda: data.plot(
-            _run_id(request), t0=_float(q.get("t0")), t1=_float(q.get("t1")),
-            width=_int(q.get("width"), 1000, 1, 100_000)))  # fmt: skip
+        result = await thread(
+            lambda: data.plot(
+                _run_id(request),
+                t0=_float(q.get("t0")),
+                t1=_float(q.get("t1")),
+                width=_int(q.get("width"), 1000, 1, 100_000),
+            )
+        )
         return Response(result.as_json(), media_type="application/json")
 
     async def impedance(request: Request) -> Response:
@@ -252,8 +267,11 @@ def create_app(data: WebData, auth: WebAuth | None = None, *, poll_s: float = PO
         asked = request.query_params.get("cycles")
 
         def compute() -> Any:
-            cycles = ([int(c) for c in asked.split(",") if c.strip().isdigit()] if asked
-                      else data.chosen_cycles(run_id))  # fmt: skip
+            cycles = (
+                [int(c) for c in asked.split(",") if c.strip().isdigit()]
+                if asked
+                else data.chosen_cycles(run_id)
+            )
             if not cycles:
                 return {"curves": [], "note": "no cycles"}
             try:
@@ -274,8 +292,13 @@ def create_app(data: WebData, auth: WebAuth | None = None, *, poll_s: float = PO
         run_id, fmt = _run_id(request), request.path_params["fmt"]
         if fmt not in FORMATS:
             return PlainTextResponse(f"unknown format; known: {', '.join(FORMATS)}", 404)
-        suffix = {"csv": ".csv", "mpt": ".mpt", "parquet": ".parquet", "cycles-csv": ".csv",
-                  "cycles-parquet": ".parquet"}[fmt]  # fmt: skip
+        suffix = {
+            "csv": ".csv",
+            "mpt": ".mpt",
+            "parquet": ".parquet",
+            "cycles-csv": ".csv",
+            "cycles-parquet": ".parquet",
+        }[fmt]
         folder = Path(tempfile.mkdtemp(prefix="cyclerctl-web-"))
         name = f"run-{run_id}{'-cycles' if fmt.startswith('cycles') else ''}{suffix}"
         try:
@@ -283,8 +306,9 @@ def create_app(data: WebData, auth: WebAuth | None = None, *, poll_s: float = PO
         except (KeyError, ValueError) as exc:
             shutil.rmtree(folder, ignore_errors=True)
             return PlainTextResponse(str(exc), status_code=404)
-        return FileResponse(path, filename=name,
-                            background=BackgroundTask(shutil.rmtree, folder, True))  # fmt: skip
+        return FileResponse(
+            path, filename=name, background=BackgroundTask(shutil.rmtree, folder, True)
+        )
 
     async def report(request: Request) -> Response:
         from cyclerctl.report import write_report
@@ -305,22 +329,30 @@ def create_app(data: WebData, auth: WebAuth | None = None, *, poll_s: float = PO
         except KeyError as exc:
             shutil.rmtree(folder, ignore_errors=True)
             return PlainTextResponse(str(exc), status_code=404)
-        return FileResponse(archive, filename=archive.name,
-                            background=BackgroundTask(shutil.rmtree, folder, True))  # fmt: skip
+        return FileResponse(
+            archive, filename=archive.name, background=BackgroundTask(shutil.rmtree, folder, True)
+        )
 
     async def history(request: Request) -> Response:
         q = request.query_params
         query = HistoryQuery(
-            protocol=q.get("protocol", ""), cell=q.get("cell", ""), operator=q.get("operator", ""),
-            end_reason=q.get("end_reason", ""), date_from=_date(q.get("from")),
-            date_to=_date(q.get("to")), page=_int(q.get("page"), 1, 1, 10**6),
-        )  # fmt: skip
+            protocol=q.get("protocol", ""),
+            cell=q.get("cell", ""),
+            operator=q.get("operator", ""),
+            end_reason=q.get("end_reason", ""),
+            date_from=_date(q.get("from")),
+            date_to=_date(q.get("to")),
+            page=_int(q.get("page"), 1, 1, 10**6),
+        )
         found = await thread(lambda: data.history(query))
         return HTMLResponse(pages.history_page(found, query))
 
     async def plotly_js(request: Request) -> Response:
-        return FileResponse(plotly_bundle(), media_type="text/javascript",
-                            headers={"Cache-Control": "public, max-age=86400"})  # fmt: skip
+        return FileResponse(
+            plotly_bundle(),
+            media_type="text/javascript",
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
 
     routes = [
         Route("/", overview),
@@ -339,8 +371,10 @@ def create_app(data: WebData, auth: WebAuth | None = None, *, poll_s: float = PO
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(AuthMiddleware, auth=auth or WebAuth()),
-                    Middleware(GZipMiddleware, minimum_size=1000)],  # fmt: skip
+        middleware=[
+            Middleware(AuthMiddleware, auth=auth or WebAuth()),
+            Middleware(GZipMiddleware, minimum_size=1000),
+        ],
     )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.state.feed = feed

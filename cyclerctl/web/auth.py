@@ -52,8 +52,9 @@ def verify_password(password: str, hashed: str) -> bool:
     try:
         _, iterations, salt, digest = hashed.split("$")
         expected = base64.b64decode(digest)
-        got = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(salt),
-                                  int(iterations))  # fmt: skip
+        got = hashlib.pbkdf2_hmac(
+            "sha256", password.encode(), base64.b64decode(salt), int(iterations)
+        )
     except (ValueError, binascii.Error):
         return False
     return hmac.compare_digest(got, expected)
@@ -100,9 +101,12 @@ class WebAuth:
         """Who is logged in (a user name, or ``"token"``), or None."""
         if not self.enabled:
             return "anyone"
-        if cookie is not None and self.token is not None:
-            if hmac.compare_digest(cookie.encode(), self.cookie_value().encode()):
-                return "token"
+        if (
+            cookie is not None
+            and self.token is not None
+            and hmac.compare_digest(cookie.encode(), self.cookie_value().encode())
+        ):
+            return "token"
         if not authorization:
             return None
         scheme, _, value = authorization.partition(" ")

@@ -151,7 +151,9 @@ class WebData:
         rows = results.get("cycles")
         meta = results.get("cycles_metadata")
         table = rows.data if rows is not None and isinstance(rows.data, list) else []
-        reference = meta.data.get("reference_cycle") if meta and isinstance(meta.data, dict) else None
+        reference = (
+            meta.data.get("reference_cycle") if meta and isinstance(meta.data, dict) else None
+        )
         return chosen_cycles(table, reference)
 
     def results(self, run_id: int) -> dict[str, Result]:
@@ -169,13 +171,16 @@ class WebData:
             (table.c.operator, query.operator),
         ):
             if text.strip():
-                conditions.append(func.lower(column).contains(text.strip().lower(),
-                                                              autoescape=True))  # fmt: skip
+                conditions.append(
+                    func.lower(column).contains(text.strip().lower(), autoescape=True)
+                )
         if query.end_reason.strip():
             text = query.end_reason.strip().lower()
             conditions.append(
                 or_(
-                    func.lower(func.coalesce(table.c.end_reason, "")).contains(text, autoescape=True),
+                    func.lower(func.coalesce(table.c.end_reason, "")).contains(
+                        text, autoescape=True
+                    ),
                     func.lower(table.c.status).contains(text, autoescape=True),
                 )
             )
@@ -186,17 +191,23 @@ class WebData:
             conditions.append(when <= datetime.combine(query.date_to, time.max, UTC))
         where = and_(*conditions)
         with self.store.engine.connect() as connection:
-            total = int(connection.execute(select(func.count()).where(where)
-                                           .select_from(table)).scalar_one())  # fmt: skip
+            total = int(
+                connection.execute(
+                    select(func.count()).where(where).select_from(table)
+                ).scalar_one()
+            )
             pages = max(1, math.ceil(total / HISTORY_PAGE))
             page = min(max(1, query.page), pages)
             ids = [
                 int(i)
                 for i in connection.execute(
-                    select(table.c.id).where(where).order_by(table.c.id.desc())
-                    .limit(HISTORY_PAGE).offset((page - 1) * HISTORY_PAGE)
+                    select(table.c.id)
+                    .where(where)
+                    .order_by(table.c.id.desc())
+                    .limit(HISTORY_PAGE)
+                    .offset((page - 1) * HISTORY_PAGE)
                 ).scalars()
-            ]  # fmt: skip
+            ]
         rows = []
         for run_id in ids:
             run = self.store.get_run(run_id)

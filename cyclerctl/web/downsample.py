@@ -1,7 +1,8 @@
 """Plot data of a run, light whatever its length: min/max per pixel column, in SQL.
 
 A plot ``width`` pixels wide cannot show more than one rising and one falling stroke per
-column, so each column's span of time becomes two points, its lowest and its highest value
+column, so each column (an equal share of the range's points, placed at their own times)
+becomes two points, its lowest and its highest value
 (the "min/max" decimation of plotly-resampler and of oscilloscopes; it keeps every spike,
 where taking every n-th point can miss them). The grouping runs in the database over the
 run's clustered ``(run_id, seq)`` range: a 1 M-point run sends ~4 width points, not 1 M rows.
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from threading import Lock
 from typing import Any
 
-from sqlalchemy import Connection, Integer, cast, func, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from cyclerctl.store import Store, models
 
@@ -96,7 +97,9 @@ class PlotReader:
         return data
 
 
-def _t_at(connection: Connection, run_id: int, seq: int, *, after: bool) -> tuple[int, float] | None:
+def _t_at(
+    connection: Connection, run_id: int, seq: int, *, after: bool
+) -> tuple[int, float] | None:
     """(seq, t) of the first stored point at or after ``seq`` (before, when not ``after``)."""
     table = models.samples
     query = select(table.c.seq, table.c.t).where(table.c.run_id == run_id)
@@ -140,7 +143,9 @@ def _last_seq_at(connection: Connection, run_id: int, t: float, last: int) -> in
     return found
 
 
-def _read(connection: Connection, run_id: int, lo: int, hi: int, width: int, total: int) -> PlotData:
+def _read(
+    connection: Connection, run_id: int, lo: int, hi: int, width: int, total: int
+) -> PlotData:
     table = models.samples
     in_range = (table.c.run_id == run_id) & table.c.seq.between(lo, hi)
     count = hi - lo + 1  # seqs have no gaps in a run; a gap only makes this an upper bound
@@ -148,44 +153,59 @@ def _read(connection: Connection, run_id: int, lo: int, hi: int, width: int, tot
         query = select(table.c.t, table.c.V, table.c.I).where(in_range).order_by(table.c.seq)
         rows = connection.execute(query).all()
         t = [float(r[0]) for r in rows]
-        return PlotData(t, [float(r[1]) for r in rows], t, [float(r[2]) for r in rows], total,
-                        len(rows), "raw")  # fmt: skip
-    first = _t_at(connection, run_id, lo, after=True)
-    final = _t_at(connection, run_id, hi, after=False)
-    assert first is not None and final is not None
-    t_lo, t_hi = first[1], final[1]
-    step = (t_hi - t_lo) / width or 1.0
-    column = (table.c.t - t_lo) / step
-    if connection.dialect.name == "postgresql":
-        bucket: Any = func.floor(column)
-    else:  # SQLite: CAST truncates, and column ≥ 0 here
-        bucket = cast(column, Integer)
-    query = (
-        select(
-            bucket.label("b"),
-            func.min(table.c.t), func.max(table.c.t),
-            func.min(table.c.V), func.max(table.c.V),
-            func.min(table.c.I), func.max(table.c.I),
-        )  # fmt: skip
-        .where(in_range)
-        .group_by(bucket)
-        .order_by(bucket)
+        return PlotData(
+            t, [float(r[1]) for r in rows], t, [float(r[2]) for r in rows], total, len(rows), "raw"
+        )
+    # one aggregate per column over its own key range: the database walks the run's rows
+    # once, in key order (a single GROUP BY over a computed column makes SQLite sort all
+    # of them first: 4x slower on a 1 M-point run)
+    per_column = count / width
+    query = select(
+        func.min(table.c.t),
+        func.max(table.c.t),
+        func.min(table.c.V),
+        func.max(table.c.V),
+        func.min(table.c.I),
+        func.max(table.c.I),
+    ).where(
+        table.c.run_id == run_id,
+        table.c.seq.between(bindparam("first"), bindparam("last")),
     )
-    rows = connection.execute(query).all()
     t_out: list[float] = []
     v_out: list[float] = []
     ti_out: list[float] = []
     i_out: list[float] = []
-    for r in rows:
-        t_min, t_max = float(r[1]), float(r[2])
-        _pair(t_out, v_out, t_min, t_max, float(r[3]), float(r[4]))
-        _pair(ti_out, i_out, t_min, t_max, float(r[5]), float(r[6]))
-    method = f"min/max per column of {step:.3g} s"
+    # compiled once and run on the driver's own cursor: SQLAlchemy's per-call work was half
+    # of the time for 1200 small queries
+    compiled = query.compile(dialect=connection.dialect)
+    sql = str(compiled)
+    cursor = connection.connection.cursor()
+    try:
+        found: list[Any] = []
+        for k in range(width):
+            first, final = lo + int(k * per_column), lo + int((k + 1) * per_column) - 1
+            params = compiled.construct_params({"first": first, "last": min(final, hi)})
+            if compiled.positiontup is not None:
+                cursor.execute(sql, [params[name] for name in compiled.positiontup])
+            else:
+                cursor.execute(sql, params)
+            found.append(cursor.fetchone())
+    finally:
+        cursor.close()
+    for r in found:
+        if r is None or r[0] is None:
+            continue
+        t_min, t_max = float(r[0]), float(r[1])
+        _pair(t_out, v_out, t_min, t_max, float(r[2]), float(r[3]))
+        _pair(ti_out, i_out, t_min, t_max, float(r[4]), float(r[5]))
+    step = (t_out[-1] - t_out[0]) / width if t_out else 0.0
+    method = f"min/max of {per_column:.0f} points per column (~{step:.3g} s)"
     return PlotData(t_out, v_out, ti_out, i_out, total, count, method)
 
 
-def _pair(ts: list[float], values: list[float], t_min: float, t_max: float,
-          low: float, high: float) -> None:  # fmt: skip
+def _pair(
+    ts: list[float], values: list[float], t_min: float, t_max: float, low: float, high: float
+) -> None:
     """A column's two points, the one nearer the previous column's last value first, so a
     rising or falling curve is drawn in its own direction."""
     if low == high:

@@ -28,8 +28,17 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("eta_s", "ETA"),
     ("queued", "Queue"),
 )
-STATES = ("running", "paused", "queued", "idle", "done", "safety stop", "failed",
-          "interrupted", "offline")  # fmt: skip
+STATES = (
+    "running",
+    "paused",
+    "queued",
+    "idle",
+    "done",
+    "safety stop",
+    "failed",
+    "interrupted",
+    "offline",
+)
 EXPORTS = (("csv", "CSV (BDF)"), ("parquet", "Parquet"), ("mpt", "EC-Lab .mpt"))
 CYCLE_EXPORTS = (("cycles-csv", "cycle table CSV"), ("cycles-parquet", "cycle table Parquet"))
 
@@ -87,9 +96,9 @@ def overview_row(row: ChannelRow) -> str:
     cells = []
     for key, _ in COLUMNS:
         text = _h(cell_text(row, key))
-        if key == "run_id" and row.run_id is not None:
-            text = f'<a href="/runs/{row.run_id}">{text}</a>'
-        elif key == "channel" and row.run_id is not None:
+        if (key == "run_id" and row.run_id is not None) or (
+            key == "channel" and row.run_id is not None
+        ):
             text = f'<a href="/runs/{row.run_id}">{text}</a>'
         cells.append(f'<td data-col="{key}">{text}</td>')
     state = row.state.replace(" ", "-")
@@ -107,17 +116,19 @@ def overview_page(rows: Sequence[ChannelRow], state: str, text: str) -> str:
     counts: dict[str, int] = {}
     for row in rows:
         counts[row.state] = counts.get(row.state, 0) + 1
-    summary = " · ".join(f'<span class="state-{s.replace(" ", "-")}">{n} {s}</span>'
-                         for s, n in sorted(counts.items()))  # fmt: skip
+    summary = " · ".join(
+        f'<span class="state-{s.replace(" ", "-")}">{n} {s}</span>'
+        for s, n in sorted(counts.items())
+    )
     shown = [r for r in rows if _matches(r, state, text)]
     body = (
         '<h1>Lab overview</h1><form id=filters class=filters method=get action="/">'
         f'<label>state <select name=state><option value="">all</option>{options}</select></label>'
         f'<label>search <input name=q value="{_h(text)}" placeholder="channel, protocol, cell,'
         ' operator"></label><noscript><button>filter</button></noscript></form>'
-        f'<p class=summary id=summary>{summary or "no channels"}</p>'
-        f'<div class=scroll><table id=overview class=channels><thead><tr>{heads}</tr></thead>'
-        f'<tbody>{"".join(overview_row(r) for r in shown)}</tbody></table></div>'
+        f"<p class=summary id=summary>{summary or 'no channels'}</p>"
+        f"<div class=scroll><table id=overview class=channels><thead><tr>{heads}</tr></thead>"
+        f"<tbody>{''.join(overview_row(r) for r in shown)}</tbody></table></div>"
     )
     return layout("Lab", body, page="overview", scripts=("app.js",))
 
@@ -138,7 +149,8 @@ def _matches(row: ChannelRow, state: str, text: str) -> bool:
 def _table(heads: Iterable[str], rows: Iterable[Iterable[str]], *, cls: str = "") -> str:
     head = "".join(f"<th>{_h(h)}</th>" for h in heads)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return f'<div class=scroll><table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+    table = f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    return f"<div class=scroll>{table}</div>"
 
 
 def _event_rows(events: Sequence[EventRecord]) -> str:
@@ -146,7 +158,11 @@ def _event_rows(events: Sequence[EventRecord]) -> str:
     for e in events:
         safety = e.kind == "safety" or e.severity in ("error", "alarm", "critical")
         mark = "⚠ " if e.kind == "safety" else ""
-        cls = ' class="event-safety"' if e.kind == "safety" else (' class=event-bad' if safety else "")
+        cls = (
+            ' class="event-safety"'
+            if e.kind == "safety"
+            else (" class=event-bad" if safety else "")
+        )
         when = "" if e.t is None else duration(e.t)
         lines.append(
             f"<tr{cls}><td>{_h(when)}</td><td>{_h(e.at.strftime('%Y-%m-%d %H:%M:%S'))}</td>"
@@ -162,12 +178,15 @@ def run_page(page: RunPage) -> str:
     if run.status == "safety_stop":
         reason = detail.alarm or safety_reason(detail.events, run.end_reason)
         banner = (
-            f'<div class=safety-banner role=alert id=safety>⚠ SAFETY STOP: {_h(reason)}'
-            f' — {_h(run.end_reason or "")}</div>'
+            f"<div class=safety-banner role=alert id=safety>⚠ SAFETY STOP: {_h(reason)}"
+            f" — {_h(run.end_reason or '')}</div>"
         )
     facts = [
-        ("status", run.status + (f" ({run.end_reason})"
-                                if run.end_reason not in (None, run.status) else "")),
+        (
+            "status",
+            run.status
+            + (f" ({run.end_reason})" if run.end_reason not in (None, run.status) else ""),
+        ),
         ("channel", run.channel),
         ("protocol", run.protocol_name),
         ("cell", run.cell_name),
@@ -178,13 +197,17 @@ def run_page(page: RunPage) -> str:
         ("guid", run.guid),
     ]
     dl = "".join(f"<dt>{_h(k)}</dt><dd>{_h(v)}</dd>" for k, v in facts)
-    plots = '<h2>V and I</h2><div id=plot-vi class=plot></div><p class=note id=plot-vi-note></p>'
+    plots = "<h2>V and I</h2><div id=plot-vi class=plot></div><p class=note id=plot-vi-note></p>"
     if page.has_impedance:
-        plots += ('<h2>Impedance</h2><div class=pair><div id=plot-nyquist class=plot></div>'
-                  '<div id=plot-bode class=plot></div></div>')  # fmt: skip
+        plots += (
+            "<h2>Impedance</h2><div class=pair><div id=plot-nyquist class=plot></div>"
+            "<div id=plot-bode class=plot></div></div>"
+        )
     if page.cycles:
-        plots += ('<h2>Capacity and CE per cycle</h2><div id=plot-cycles class=plot></div>'
-                  '<h2>dQ/dV</h2><div id=plot-dqdv class=plot><p class=note>computing…</p></div>')  # fmt: skip
+        plots += (
+            "<h2>Capacity and CE per cycle</h2><div id=plot-cycles class=plot></div>"
+            "<h2>dQ/dV</h2><div id=plot-dqdv class=plot><p class=note>computing…</p></div>"
+        )
     scalars = [
         (name, "-" if r.value is None else f"{r.value:.6g}", r.unit or "")
         for name, r in sorted(detail.results.items())
@@ -195,30 +218,44 @@ def run_page(page: RunPage) -> str:
         ("#", "name", "kind", "cycle", "start", "end", "end reason", "Q in / mAh", "Q out / mAh"),
         [
             (
-                str(s.step), _h(s.name), _h(s.kind), str(s.cycle), duration(s.t_start),
+                str(s.step),
+                _h(s.name),
+                _h(s.kind),
+                str(s.cycle),
+                duration(s.t_start),
                 duration(s.t_end) if s.t_end is not None else "running",
-                _h(s.end_reason or ""), milliamp_hours(s.charge_Ah), milliamp_hours(s.discharge_Ah),
-            )  # fmt: skip
+                _h(s.end_reason or ""),
+                milliamp_hours(s.charge_Ah),
+                milliamp_hours(s.discharge_Ah),
+            )
             for s in detail.steps
         ],
         cls="steps",
     )
     events = (
-        '<div class=scroll><table class=events id=events><thead><tr><th>run time</th><th>at</th>'
-        f'<th>kind</th><th>severity</th><th>message</th></tr></thead><tbody>'
+        "<div class=scroll><table class=events id=events><thead><tr><th>run time</th><th>at</th>"
+        f"<th>kind</th><th>severity</th><th>message</th></tr></thead><tbody>"
         f"{_event_rows(detail.events)}</tbody></table></div>"
     )
-    downloads = [f'<a href="/runs/{run.id}/export/{f}" download>{label}</a>' for f, label in EXPORTS]
+    downloads = [
+        f'<a href="/runs/{run.id}/export/{f}" download>{label}</a>' for f, label in EXPORTS
+    ]
     if page.cycles:
-        downloads += [f'<a href="/runs/{run.id}/export/{f}" download>{label}</a>'
-                      for f, label in CYCLE_EXPORTS]  # fmt: skip
+        downloads += [
+            f'<a href="/runs/{run.id}/export/{f}" download>{label}</a>'
+            for f, label in CYCLE_EXPORTS
+        ]
     downloads.append(f'<a href="/runs/{run.id}/report.zip" download>report (zip)</a>')
-    config = {"run": run.id, "active": run.status not in TERMINAL_STATUSES,
-              "impedance": page.has_impedance, "cycles": page.cycles}  # fmt: skip
+    config = {
+        "run": run.id,
+        "active": run.status not in TERMINAL_STATUSES,
+        "impedance": page.has_impedance,
+        "cycles": page.cycles,
+    }
     body = (
-        f"{banner}<h1>Run {run.id} <span class=\"badge status-{_h(run.status)}\">"
+        f'{banner}<h1>Run {run.id} <span class="badge status-{_h(run.status)}">'
         f"{_h(run.status)}</span></h1><dl class=facts>{dl}</dl>"
-        f'<p class=downloads>Download: {" · ".join(downloads)}</p>{plots}'
+        f"<p class=downloads>Download: {' · '.join(downloads)}</p>{plots}"
         f"<h2>Results</h2>{results}<h2>Events</h2>{events}<h2>Steps</h2>{steps}"
         f"<h2>Protocol</h2><pre class=source>{_h(page.protocol_text)}</pre>"
         f"<h2>Cell</h2><pre class=source>{_h(page.cell_text)}</pre>"
@@ -252,28 +289,52 @@ def history_page(page: HistoryPage, query: HistoryQuery) -> str:
     rows = [
         (
             f'<a href="/runs/{h.run.id}">{h.run.id}</a>',
-            _h(h.run.protocol_name), _h(h.run.cell_name), _h(h.run.operator), _h(h.run.channel),
+            _h(h.run.protocol_name),
+            _h(h.run.cell_name),
+            _h(h.run.operator),
+            _h(h.run.channel),
             f'<span class="badge status-{_h(h.run.status)}">{_h(h.run.status)}</span>',
             _h(h.run.end_reason or ""),
             _h(h.run.ended_at.strftime("%Y-%m-%d %H:%M") if h.run.ended_at else ""),
             _h(h.key_results),
-        )  # fmt: skip
+        )
         for h in page.rows
     ]
-    table = _table(("run", "protocol", "cell", "operator", "channel", "status", "end reason",
-                    "ended (UTC)", "key results"), rows, cls="history")  # fmt: skip
+    table = _table(
+        (
+            "run",
+            "protocol",
+            "cell",
+            "operator",
+            "channel",
+            "status",
+            "end reason",
+            "ended (UTC)",
+            "key results",
+        ),
+        rows,
+        cls="history",
+    )
     params = {
-        "protocol": query.protocol, "cell": query.cell, "operator": query.operator,
-        "end_reason": query.end_reason, "from": query.date_from or "", "to": query.date_to or "",
-    }  # fmt: skip
+        "protocol": query.protocol,
+        "cell": query.cell,
+        "operator": query.operator,
+        "end_reason": query.end_reason,
+        "from": query.date_from or "",
+        "to": query.date_to or "",
+    }
     kept = {k: v for k, v in params.items() if v}
     links = []
     if page.page > 1:
-        links.append(f'<a rel=prev href="/history?{urlencode({**kept, "page": page.page - 1})}">← newer</a>')
+        links.append(
+            f'<a rel=prev href="/history?{urlencode({**kept, "page": page.page - 1})}">← newer</a>'
+        )
     links.append(f"page {page.page} of {page.pages} · {page.total} runs")
     if page.page < page.pages:
-        links.append(f'<a rel=next href="/history?{urlencode({**kept, "page": page.page + 1})}">older →</a>')
-    body = f'<h1>History</h1>{form}{table}<p class=pager>{" ".join(links)}</p>'
+        links.append(
+            f'<a rel=next href="/history?{urlencode({**kept, "page": page.page + 1})}">older →</a>'
+        )
+    body = f"<h1>History</h1>{form}{table}<p class=pager>{' '.join(links)}</p>"
     return layout("History", body, page="history")
 
 

@@ -51,11 +51,12 @@ def serve(
         return 2
     shown_host = f"[{host}]" if ":" in host else host
     login = "login required" if auth.enabled else "no login: this PC only"
-    print(f"cyclerctl web: http://{shown_host}:{port}/ (read-only, {login}); Ctrl-C stops",
-          file=sys.stderr)  # fmt: skip
+    print(
+        f"cyclerctl web: http://{shown_host}:{port}/ (read-only, {login}); Ctrl-C stops",
+        file=sys.stderr,
+    )
     try:
-        uvicorn.run(app, host=host, port=port, log_level=log_level,
-                    timeout_graceful_shutdown=2)  # fmt: skip
+        uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=2)
     finally:
         app.state.store.close()
     return 0

@@ -34,5 +34,9 @@ def test_bench_quick_runs_and_prints_machine_and_figures() -> None:
         "tui baseline: raw status query (Store.channel_status)",
         "tui whole frame, read asked -> frame written",
         "tui keypress to effect",
+        "web overview 32 channels: GET / (server, p50)",
+        "web baseline: raw status query (Store.channel_status, p50)",
+        "web 100,000-point run: plot data bytes",
+        "web baseline: raw sqlite3 fetch of t, V, I",
     ):
         assert figure in out.stdout, figure

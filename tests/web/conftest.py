@@ -8,9 +8,11 @@ going on now (a fixed status row).
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import shutil
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -25,24 +27,46 @@ from tests.tui.conftest import add_running_run, move_channel, run_cli
 from tests.tui.test_safety_stop import FLOOR_PROTOCOL
 
 if importlib.util.find_spec("starlette") is None:  # the `web` extra; `.[test]` has it
-    pytest.skip("the web extra is not installed (pip install -e '.[test]')",
-                allow_module_level=True)  # fmt: skip
+    pytest.skip(
+        "the web extra is not installed (pip install -e '.[test]')", allow_module_level=True
+    )
 
 
 def build_lab(folder: Path) -> str:
     url = f"sqlite:///{folder / 'runs.db'}"
-    run_cli("run", "eis-conductivity", "--cell", "ss-qse-ss", "--db", url, "--operator", "ben",
-            "-q")  # fmt: skip
+    run_cli(
+        "run", "eis-conductivity", "--cell", "ss-qse-ss", "--db", url, "--operator", "ben", "-q"
+    )
     move_channel(url, "sim:1", "sim:2")
     (folder / "floor.toml").write_text(FLOOR_PROTOCOL, encoding="utf-8")
-    try:
-        run_cli("run", str(folder / "floor.toml"), "--cell", "ncm622-coin", "--db", url,
-                "--operator", "ana", "-q")  # fmt: skip
-    except Exception:  # exit 1: the run ended on its safety limit, as it should
-        pass
+    with contextlib.suppress(
+        subprocess.CalledProcessError
+    ):  # exit 1: the run ended on its safety limit
+        run_cli(
+            "run",
+            str(folder / "floor.toml"),
+            "--cell",
+            "ncm622-coin",
+            "--db",
+            url,
+            "--operator",
+            "ana",
+            "-q",
+        )
     move_channel(url, "sim:1", "sim:3")
-    run_cli("run", "ncm622-cycling", "--cell", "ncm622-coin", "--set", "cycles=2", "--db", url,
-            "--operator", "ana", "-q")  # fmt: skip
+    run_cli(
+        "run",
+        "ncm622-cycling",
+        "--cell",
+        "ncm622-coin",
+        "--set",
+        "cycles=2",
+        "--db",
+        url,
+        "--operator",
+        "ana",
+        "-q",
+    )
     add_running_run(url, "sim:4")
     return url
 
@@ -78,8 +102,9 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
         config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1)
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run,
-                                       kwargs={"sockets": [self.socket]}, daemon=True)  # fmt: skip
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True
+        )
 
     def __enter__(self) -> LiveServer:
         self.thread.start()

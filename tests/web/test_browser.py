@@ -55,11 +55,27 @@ def test_overview_follows_a_simulated_run_without_reload(
     # the simulator runs on sim:5, in real time × 600, writing into the database now
     database = tmp_path / "lab" / "runs.db"
     sim = subprocess.Popen(
-        [sys.executable, "-m", "cyclerctl", "run", "li-cu-ce", "--cell", "li-qse-cu",
-         "--set", "cycles=20", "--db", f"sqlite:///{database}", "--channel", "1",
-         "--speed", "600", "-q"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "cyclerctl",
+            "run",
+            "li-cu-ce",
+            "--cell",
+            "li-qse-cu",
+            "--set",
+            "cycles=20",
+            "--db",
+            f"sqlite:///{database}",
+            "--channel",
+            "1",
+            "--speed",
+            "600",
+            "-q",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         cell = page.locator("#ch-sim\\:1 td[data-col=V]")
         first = cell.inner_text()
@@ -68,13 +84,16 @@ def test_overview_follows_a_simulated_run_without_reload(
             "(before) => { const td = document.querySelector('#ch-sim\\\\:1 td[data-col=V]');"
             " const tr = td && td.parentElement;"
             " return tr && tr.dataset.state === 'running' && td.textContent !== before; }",
-            arg=first, timeout=WAIT_MS,
-        )  # fmt: skip
+            arg=first,
+            timeout=WAIT_MS,
+        )
         seen = cell.inner_text()
         page.wait_for_function(
             "(before) => document.querySelector('#ch-sim\\\\:1 td[data-col=V]').textContent"
-            " !== before", arg=seen, timeout=WAIT_MS,
-        )  # fmt: skip
+            " !== before",
+            arg=seen,
+            timeout=WAIT_MS,
+        )
         assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
     finally:
         sim.terminate()

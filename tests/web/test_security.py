@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,17 +28,32 @@ def crawl_urls(client: TestClient, url: str) -> list[str]:
     """Every page and endpoint, for every run: what a crawler of the site would request."""
     with Store.open(url) as store:
         runs = [r.id for r in store.list_runs()]
-    urls = ["/", "/?state=running&q=sim", "/api/overview", "/history",
-            "/history?protocol=ncm&cell=coin&operator=ana&end_reason=safety&from=2020-01-01"
-            "&to=2100-01-01&page=2", "/static/app.js", "/static/app.css",
-            "/static/plotly.min.js"]  # fmt: skip
+    urls = [
+        "/",
+        "/?state=running&q=sim",
+        "/api/overview",
+        "/history",
+        "/history?protocol=ncm&cell=coin&operator=ana&end_reason=safety&from=2020-01-01"
+        "&to=2100-01-01&page=2",
+        "/static/app.js",
+        "/static/app.css",
+        "/static/plotly.min.js",
+    ]
     for run_id in runs:
-        urls += [f"/runs/{run_id}", f"/api/runs/{run_id}", f"/api/runs/{run_id}/plot?width=300",
-                 f"/api/runs/{run_id}/plot?t0=10&t1=5000&width=100",
-                 f"/api/runs/{run_id}/impedance", f"/api/runs/{run_id}/dqdv",
-                 f"/api/runs/{run_id}/results", f"/runs/{run_id}/report.zip"]  # fmt: skip
-        urls += [f"/runs/{run_id}/export/{f}" for f in
-                 ("csv", "parquet", "mpt", "cycles-csv", "cycles-parquet")]  # fmt: skip
+        urls += [
+            f"/runs/{run_id}",
+            f"/api/runs/{run_id}",
+            f"/api/runs/{run_id}/plot?width=300",
+            f"/api/runs/{run_id}/plot?t0=10&t1=5000&width=100",
+            f"/api/runs/{run_id}/impedance",
+            f"/api/runs/{run_id}/dqdv",
+            f"/api/runs/{run_id}/results",
+            f"/runs/{run_id}/report.zip",
+        ]
+        urls += [
+            f"/runs/{run_id}/export/{f}"
+            for f in ("csv", "parquet", "mpt", "cycles-csv", "cycles-parquet")
+        ]
     page = client.get(f"/runs/{runs[0]}").text  # and every link the pages themselves show
     urls += sorted(set(re.findall(r'href="(/[^"]*)"', page)))
     return urls
@@ -73,7 +89,7 @@ def test_no_request_changes_the_database(web_lab: Path, web_lab_url: str) -> Non
 
 
 @pytest.fixture
-def locked_client(web_lab_url: str) -> TestClient:
+def locked_client(web_lab_url: str) -> Iterator[TestClient]:
     users = {"ana": hash_password("correct horse", iterations=1000)}
     settings = WebSettings(listen="0.0.0.0:8765", token=TOKEN, users=users)
     app = open_app(Config(web=settings), web_lab_url)
@@ -107,7 +123,9 @@ def test_every_route_refuses_a_request_without_login(
 
 
 def test_a_login_opens_the_pages(locked_client: TestClient) -> None:
-    assert locked_client.get("/api/overview", headers={"Authorization": f"Bearer {TOKEN}"}).is_success
+    assert locked_client.get(
+        "/api/overview", headers={"Authorization": f"Bearer {TOKEN}"}
+    ).is_success
     basic = "Basic " + base64.b64encode(b"ana:correct horse").decode()
     assert locked_client.get("/history", headers={"Authorization": basic}).is_success
     # a browser opens the address with ?token=…: a cookie, and the token leaves the URL
@@ -131,9 +149,13 @@ def test_password_hashes() -> None:
 
 @pytest.mark.parametrize(
     ("given", "expected"),
-    [("127.0.0.1:8765", ("127.0.0.1", 8765)), ("[::1]:80", ("::1", 80)),
-     (":9000", ("127.0.0.1", 9000)), ("9000", ("127.0.0.1", 9000)),
-     ("lab-pc.local:8765", ("lab-pc.local", 8765))],  # fmt: skip
+    [
+        ("127.0.0.1:8765", ("127.0.0.1", 8765)),
+        ("[::1]:80", ("::1", 80)),
+        (":9000", ("127.0.0.1", 9000)),
+        ("9000", ("127.0.0.1", 9000)),
+        ("lab-pc.local:8765", ("lab-pc.local", 8765)),
+    ],
 )
 def test_listen_parses(given: str, expected: tuple[str, int]) -> None:
     assert parse_listen(given) == expected
@@ -163,16 +185,19 @@ def test_web_config(tmp_path: Path) -> None:
     token_file.write_text(TOKEN + "\n")
     token_file.chmod(0o600)
     lab = tmp_path / "lab.toml"
-    lab.write_text(f'[web]\nlisten = "0.0.0.0:8080"\n[web.auth]\ntoken_file = "web.token"\n'
-                   f'users = {{ ana = "{hashed}" }}\n')  # fmt: skip
+    lab.write_text(
+        f'[web]\nlisten = "0.0.0.0:8080"\n[web.auth]\ntoken_file = "web.token"\n'
+        f'users = {{ ana = "{hashed}" }}\n'
+    )
     config = load_config(str(lab))
     assert config.web.listen == "0.0.0.0:8080" and config.web.auth_configured
     assert WebAuth.from_settings(config.web).token == TOKEN
     token_file.chmod(0o644)  # a secret others can read is refused, as the DB password is
     with pytest.raises(Exception, match="chmod 600"):
         WebAuth.from_settings(config.web)
-    lab.write_text('[web]\nlisten = "nowhere"\n[web.auth]\nusers = { ana = "plain" }\n'
-                   f'token = "{TOKEN}"\n')  # fmt: skip
+    lab.write_text(
+        f'[web]\nlisten = "nowhere"\n[web.auth]\nusers = {{ ana = "plain" }}\ntoken = "{TOKEN}"\n'
+    )
     lab.chmod(0o644)
     with pytest.raises(ConfigError) as caught:
         load_config(str(lab))
@@ -188,8 +213,9 @@ def test_missing_extra_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     from cyclerctl import web
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "uvicorn" else real(name, *a))  # fmt: skip
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "uvicorn" else real(name, *a)
+    )
     with pytest.raises(web.MissingExtra, match=r"uvicorn: pip install 'cyclerctl\[web\]'"):
         web.require_extra()
 
@@ -201,8 +227,17 @@ def test_postgresql_through_the_read_only_role(postgres_url: str) -> None:
     from cyclerctl.store.access import grant_viewer
     from tests.tui.conftest import add_running_run, run_cli
 
-    run_cli("run", "ncm622-cycling", "--cell", "ncm622-coin", "--set", "cycles=1", "--db",
-            postgres_url, "-q")  # fmt: skip
+    run_cli(
+        "run",
+        "ncm622-cycling",
+        "--cell",
+        "ncm622-coin",
+        "--set",
+        "cycles=1",
+        "--db",
+        postgres_url,
+        "-q",
+    )
     add_running_run(postgres_url, "sim:2")
     admin = create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1))
     try:
@@ -221,7 +256,7 @@ def test_postgresql_through_the_read_only_role(postgres_url: str) -> None:
             assert all(s in (200, 404) for s in statuses.values()), statuses
             assert statuses["/runs/1"] == 200 and statuses["/api/runs/1/plot?width=300"] == 200
             assert len(client.get("/api/overview").json()) == 2
-        with pytest.raises(Exception, match="read-only|permission denied"):
+        with pytest.raises(Exception, match=r"read-only|permission denied"):
             app.state.store.set_status(1, "failed", end_reason="web")
     finally:
         app.state.store.close()
