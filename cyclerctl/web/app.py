@@ -95,6 +95,13 @@ class AuthMiddleware:
             )
             await response(scope, receive, send_with_headers)
             return
+        if not self.auth.enabled and not _loopback_host(request.headers.get("host", "")):
+            # without a login the server listens on loopback only; a page elsewhere could
+            # still point a name of its own at 127.0.0.1 (DNS rebinding) and read the lab
+            # through the visitor's browser: such a request names a foreign Host
+            response = PlainTextResponse("403: this server answers only to this PC's names", 403)
+            await response(scope, receive, send_with_headers)
+            return
         if self.auth.enabled:
             offered = request.query_params.get("token")
             if offered is not None and self.auth.token_ok(offered):
@@ -130,6 +137,14 @@ class AuthMiddleware:
                 await response(scope, receive, send_with_headers)
                 return
         await self.app(scope, receive, send_with_headers)
+
+
+def _loopback_host(host: str) -> bool:
+    """``Host: 127.0.0.1:8765``, ``localhost``, ``[::1]:8765`` …"""
+    from cyclerctl.web.listen import is_loopback
+
+    name = host.rsplit("]", 1)[0].lstrip("[") if host.startswith("[") else host.rsplit(":", 1)[0]
+    return is_loopback(name)
 
 
 class OverviewFeed:

@@ -40,6 +40,17 @@ def page(chromium: Any) -> Iterator[Any]:
     assert not errors, f"the page logged errors: {errors}"
 
 
+def shoot(page: Any, url: str, name: str, ready: str, shots: Path) -> None:
+    """A full-page screenshot of ``url`` at each width, loaded at that width."""
+    for size, (w, h) in SIZES.items():
+        page.set_viewport_size({"width": w, "height": h})
+        page.goto(url)
+        page.wait_for_selector(ready, timeout=WAIT_MS)
+        page.wait_for_timeout(600)  # plotly lays out again once the fonts are in
+        page.screenshot(path=str(shots / f"{name}-{size}.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+
 def _runs(url: str) -> dict[str, int]:
     """channel → id of its latest run"""
     with Store.open(url) as store:
@@ -114,19 +125,15 @@ def test_run_pages_draw_their_plots(
     assert len(lines) == 2 and all(len(d) > 200 for d in lines)  # V and I, each a long path
     page.wait_for_selector("#plot-cycles .scatterlayer .trace", timeout=WAIT_MS)
     page.wait_for_selector("#plot-dqdv .scatterlayer .trace path.js-line", timeout=WAIT_MS)
-    for size, (w, h) in SIZES.items():
-        page.set_viewport_size({"width": w, "height": h})
-        page.wait_for_timeout(300)  # plotly's responsive relayout
-        page.screenshot(path=str(shots / f"run-cycling-{size}.png"), full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 900})
+    shoot(page, f"{live_server.url}/runs/{cycling}", "run-cycling",
+          "#plot-dqdv .scatterlayer .trace path.js-line", shots)  # fmt: skip
     page.goto(f"{live_server.url}/runs/{eis}")
     page.wait_for_selector("#plot-nyquist[data-points]", timeout=WAIT_MS)
     points = page.eval_on_selector_all("#plot-nyquist .scatterlayer .point", "ps => ps.length")
     assert points > 10
-    for size, (w, h) in SIZES.items():
-        page.set_viewport_size({"width": w, "height": h})
-        page.wait_for_timeout(300)
-        page.screenshot(path=str(shots / f"run-eis-{size}.png"), full_page=True)
+    shoot(
+        page, f"{live_server.url}/runs/{eis}", "run-eis", "#plot-bode .scatterlayer .trace", shots
+    )
 
 
 def test_a_safety_stop_is_unmistakable(
@@ -139,17 +146,11 @@ def test_a_safety_stop_is_unmistakable(
     assert "safety stop (V<3.2 V)" in row.locator("td[data-col=state]").inner_text()
     color = row.locator("td[data-col=state]").evaluate("td => getComputedStyle(td).color")
     assert color == "rgb(207, 34, 46)"  # the alarm red
-    for size, (w, h) in SIZES.items():
-        page.set_viewport_size({"width": w, "height": h})
-        page.screenshot(path=str(shots / f"overview-{size}.png"), full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 900})
+    shoot(page, live_server.url + "/", "overview", "#live.on", shots)
     page.goto(f"{live_server.url}/runs/{_runs(web_lab_url)['sim:3']}")
     banner = page.locator("#safety")
     assert banner.is_visible()
     assert "SAFETY STOP: V<3.2 V" in banner.inner_text()
     assert page.locator("#events tr.event-safety").count() >= 1
-    page.screenshot(path=str(shots / "run-safety-desktop.png"), full_page=True)
-    page.goto(live_server.url + "/history")
-    for size, (w, h) in SIZES.items():
-        page.set_viewport_size({"width": w, "height": h})
-        page.screenshot(path=str(shots / f"history-{size}.png"), full_page=True)
+    shoot(page, page.url, "run-safety", "#plot-vi[data-points]", shots)
+    shoot(page, live_server.url + "/history", "history", "table.history", shots)

@@ -22,6 +22,7 @@ from cyclerctl.web.auth import WebAuth, hash_password, verify_password
 from cyclerctl.web.server import open_app
 
 TOKEN = "s3cret-token-for-the-lab-0123"
+LOCAL = "http://127.0.0.1:8765"  # the Host a browser on this PC sends
 
 
 def crawl_urls(client: TestClient, url: str) -> list[str]:
@@ -70,7 +71,7 @@ def test_no_request_changes_the_database(web_lab: Path, web_lab_url: str) -> Non
     before = file_digest(database)
     app = open_app(Config(), web_lab_url)
     try:
-        with TestClient(app) as client:
+        with TestClient(app, base_url=LOCAL) as client:
             urls = crawl_urls(client, web_lab_url)
             statuses = {u: client.get(u).status_code for u in urls}
             with client.stream("GET", "/events/overview") as events:  # the live feed's first
@@ -83,6 +84,17 @@ def test_no_request_changes_the_database(web_lab: Path, web_lab_url: str) -> Non
         app.state.store.close()
     assert all(s in (200, 404) for s in statuses.values()), statuses
     assert sum(s == 200 for s in statuses.values()) > 40
+    # DNS rebinding: a foreign page's name pointed at 127.0.0.1 reaches the server, but
+    # names a foreign Host; without a login only this PC's names are answered
+    app = open_app(Config(), web_lab_url)
+    try:
+        with TestClient(app, base_url="http://attacker.example:8765") as foreign:
+            assert foreign.get("/api/overview").status_code == 403
+        for host in ("localhost:8765", "[::1]:8765", "127.0.0.1"):
+            with TestClient(app, base_url=f"http://{host}") as local:
+                assert local.get("/api/overview").status_code == 200, host
+    finally:
+        app.state.store.close()
     wal = database.with_name("runs.db-wal")
     assert file_digest(database) == before
     assert not wal.exists() or wal.stat().st_size == 0
@@ -93,7 +105,7 @@ def locked_client(web_lab_url: str) -> Iterator[TestClient]:
     users = {"ana": hash_password("correct horse", iterations=1000)}
     settings = WebSettings(listen="0.0.0.0:8765", token=TOKEN, users=users)
     app = open_app(Config(web=settings), web_lab_url)
-    client = TestClient(app, follow_redirects=False)
+    client = TestClient(app, follow_redirects=False, base_url="http://lab-pc.example:8765")
     yield client
     client.close()
     app.state.store.close()
@@ -133,7 +145,8 @@ def test_a_login_opens_the_pages(locked_client: TestClient) -> None:
     assert first.status_code == 303 and first.headers["location"] == "/history?page=1"
     cookie = first.cookies["cyclerctl_session"]
     assert TOKEN not in cookie and "httponly" in first.headers["set-cookie"].lower()
-    assert locked_client.get("/", cookies={"cyclerctl_session": cookie}).is_success
+    locked_client.cookies.set("cyclerctl_session", cookie)
+    assert locked_client.get("/").is_success  # any Host: behind a login it may be exposed
 
 
 def test_password_hashes() -> None:
@@ -250,7 +263,7 @@ def test_postgresql_through_the_read_only_role(postgres_url: str) -> None:
     url = viewer_url.render_as_string(hide_password=False)
     app = open_app(Config(), url)
     try:
-        with TestClient(app) as client:
+        with TestClient(app, base_url=LOCAL) as client:
             urls = [u for u in crawl_urls(client, postgres_url) if "report" not in u]
             statuses = {u: client.get(u).status_code for u in urls}
             assert all(s in (200, 404) for s in statuses.values()), statuses

@@ -142,7 +142,9 @@ function overviewPage() {
 // -- run page ----------------------------------------------------------------------------
 
 const PLOT_CONFIG = { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["select2d", "lasso2d"] };
-const MARGIN = { l: 60, r: 20, t: 20, b: 40 };
+const MARGIN = { l: 60, r: 20, t: 30, b: 50 };
+// legends above the plot, in a row: on a phone a legend at the side would squeeze the plot
+const LEGEND = { orientation: "h", x: 0, y: 1.02, yanchor: "bottom" };
 
 async function getJSON(url) {
   const r = await fetch(url, { credentials: "same-origin" });
@@ -220,7 +222,7 @@ function runPage() {
       { x: n, y: rows.map((r) => r[`discharge_capacity${unit}`]), name: "discharge", mode: "lines+markers" },
       { x: n, y: rows.map((r) => r[`charge_capacity${unit}`]), name: "charge", mode: "lines+markers" },
       { x: n, y: rows.map((r) => (r.coulombic_efficiency === null ? null : r.coulombic_efficiency * 100)), name: "CE", mode: "lines+markers", yaxis: "y2" },
-    ], { margin: { ...MARGIN, r: 60 }, height: 360, legend: { orientation: "h" },
+    ], { margin: { ...MARGIN, r: 60, t: 50 }, height: 380, legend: LEGEND,
       xaxis: { title: { text: "cycle" } }, yaxis: { title: { text: unit === "_mAh_g" ? "capacity / mAh g⁻¹" : "capacity / mAh" } },
       yaxis2: { overlaying: "y", side: "right", title: { text: "CE / %" } } }, PLOT_CONFIG);
     getJSON(`${base}/dqdv`).then((d) => {
@@ -229,7 +231,7 @@ function runPage() {
       if (!d.curves.length) { el.textContent = d.note || "no dQ/dV"; el.classList.add("note"); return; }
       const traces = d.curves.map((c) => ({ x: c.V, y: c.half === "discharge" ? c.dqdv.map((v) => (v === null ? null : -v)) : c.dqdv,
         name: `cycle ${c.cycle} ${c.half}`, mode: "lines" }));
-      Plotly.newPlot(el, traces, { margin: MARGIN, height: 360, xaxis: { title: { text: "V / V" } },
+      Plotly.newPlot(el, traces, { margin: { ...MARGIN, t: 70 }, height: 420, legend: LEGEND, xaxis: { title: { text: "V / V" } },
         yaxis: { title: { text: `dQ/dV / ${d.curves[0].capacity_unit} V⁻¹` } } }, PLOT_CONFIG);
     }).catch((e) => { document.getElementById("plot-dqdv").textContent = String(e); });
   }
