@@ -40,7 +40,6 @@ from starlette.routing import Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from cyclerctl.store import TERMINAL_STATUSES
 from cyclerctl.web import pages
 from cyclerctl.web.auth import COOKIE, WebAuth
 from cyclerctl.web.data import HistoryQuery, WebData, channel_json
@@ -393,5 +392,4 @@ def create_app(data: WebData, auth: WebAuth | None = None, *, poll_s: float = PO
     )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.state.feed = feed
-    app.state.terminal = TERMINAL_STATUSES
     return app
