@@ -115,7 +115,11 @@ def overview_rows(channels: int, updates: int) -> Rows:
                     _ms(statistics.median(raw)),
                 )
             )
-            rows += _browser_rows(server, store, channels, updates)
+            try:
+                rows += _browser_rows(server, store, channels, updates)
+            except Exception as exc:  # the browser's figures fail alone, with the reason
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+                rows.append(("web overview first paint / live update", f"FAILED: {reason}"))
         finally:
             server.close()
             store.close()
@@ -166,7 +170,7 @@ def _browser_rows(server: Server, store: Store, channels: int, updates: int) -> 
                 committed = time.perf_counter()
                 selector = f"#ch-{channel.replace(':', chr(92) * 2 + ':')} td[data-col=V]"
                 page.wait_for_function(
-                    f"() => document.querySelector('{selector}').textContent === '{shown}'",
+                    f"() => document.querySelector('{selector}')?.textContent === '{shown}'",
                     timeout=10_000,
                     polling="raf",
                 )
