@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench import daemon, daemon_memory, dry_run, export, importer, ingest, readback, tui
+from bench import daemon, daemon_memory, dry_run, export, importer, ingest, readback, tui, web
 from bench.machine import describe, print_rows
 
 
@@ -23,6 +23,7 @@ def main() -> None:
     rows += daemon_memory.table(args.quick)
     rows += importer.table(args.quick)
     rows += tui.table(args.quick)  # in its own process, bounded in time
+    rows += web.table(args.quick)  # likewise (a server thread and a headless browser)
     print_rows(rows)
 
 
