@@ -30,6 +30,7 @@ from cyclerctl.cli import (
     run,
     runs,
     tui,
+    web,
 )
 from cyclerctl.cli.common import EXIT_BAD_INPUT, EXIT_UNREACHABLE, BadInput
 from cyclerctl.config import ConfigError, load_config
@@ -39,7 +40,7 @@ __all__ = ["COMMANDS", "main", "parser"]
 
 # in the order `cyclerctl --help` lists them
 COMMANDS: tuple[ModuleType, ...] = (
-    library, protocol_files, plan, run, runs, hardware, commission, db, queue, tui, data
+    library, protocol_files, plan, run, runs, hardware, commission, db, queue, tui, web, data
 )
 
 

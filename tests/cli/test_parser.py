@@ -14,7 +14,7 @@ from cyclerctl.export import FORMATS
 COMMAND_NAMES = [
     "protocols", "cells", "schema", "validate", "plan", "run", "runs", "show", "analyze",
     "emulate", "probe", "commission", "db", "daemon", "submit", "status", "pause", "resume",
-    "stop", "tui", "export", "report", "import",
+    "stop", "tui", "web", "export", "report", "import",
 ]  # fmt: skip
 
 
