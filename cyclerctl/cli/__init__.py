@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from cyclerctl import __version__
-from cyclerctl.cli import data, db, hardware, library, plan, queue, run, runs, tui
+from cyclerctl.cli import data, db, hardware, library, notify, plan, queue, run, runs, tui, watch
 from cyclerctl.cli.common import EXIT_BAD_INPUT, EXIT_UNREACHABLE, BadInput
 from cyclerctl.config import ConfigError, load_config
 from cyclerctl.credentials import CredentialError
@@ -26,7 +26,9 @@ from cyclerctl.credentials import CredentialError
 __all__ = ["COMMANDS", "main", "parser"]
 
 # in the order `cyclerctl --help` lists them
-COMMANDS: tuple[ModuleType, ...] = (library, plan, run, runs, hardware, db, queue, tui, data)
+COMMANDS: tuple[ModuleType, ...] = (
+    library, plan, run, runs, watch, hardware, db, queue, notify, tui, data,
+)  # fmt: skip
 
 
 def parser() -> argparse.ArgumentParser:
