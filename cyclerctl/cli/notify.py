@@ -31,12 +31,10 @@ def _targets(config: Config) -> None:
 
 
 def _list(args: argparse.Namespace, config: Config) -> int:
-    from cyclerctl.notify.targets import shown
-
     _targets(config)
     for target in config.notify:
         only = f"  channels {', '.join(target.channels)}" if target.channels else ""
-        print(f"{shown(target.url)}  on {', '.join(target.on)}{only}")
+        print(f"{target.shown}  on {', '.join(target.on)}{only}")
     return 0
 
 

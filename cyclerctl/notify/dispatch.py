@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from cyclerctl.notify.message import Notice, compose
 from cyclerctl.notify.send import Sender
-from cyclerctl.notify.targets import NotifySecretError, NotifyTarget, redact, shown
+from cyclerctl.notify.targets import NotifySecretError, NotifyTarget, redact
 
 #: a notice waits this long for others of the same burst (after the latest one)
 QUIET_S = 3.0
@@ -180,7 +180,7 @@ class Notifier:
 
     def _try(self, item: _Retry) -> None:
         url = self._urls[item.target]
-        shown_url = shown(self.targets[item.target].url)
+        shown_url = self.targets[item.target].shown
         item.attempt += 1
         if url is None:
             return
@@ -203,14 +203,14 @@ class Notifier:
         delay = min(self.retry_first_s * 2 ** (item.attempt - 1), self.retry_max_s)
         self.failures.append(error)
         self.log.warning(
-            "notify %s: try %d/%d failed: %s; next try in %.0f s",
+            "notify %s: try %d/%d failed: %s; next try in %.3g s",
             shown_url, item.attempt, self.attempts, error, delay,
         )  # fmt: skip
         item.due = time.monotonic() + delay
         heapq.heappush(self._retries, item)
 
     def _give_up(self, item: _Retry, why: str) -> None:
-        shown_url = shown(self.targets[item.target].url)
+        shown_url = self.targets[item.target].shown
         self.given_up.append(Sent(shown_url, item.title, item.body, item.attempt))
         self.log.error("notify %s: gave up on %r: %s", shown_url, item.title, why)
 
@@ -228,7 +228,7 @@ def send_test(
         try:
             url = target.resolved()
         except NotifySecretError as exc:
-            results.append((shown(target.url), redact(str(exc), secrets)))
+            results.append((target.shown, redact(str(exc), secrets)))
             continue
         events = ", ".join(target.on)
         only = f" on channels {', '.join(target.channels)}" if target.channels else ""
@@ -241,5 +241,5 @@ def send_test(
             error = sender.send(url, f"cyclerctl: test message from {host}", body)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
-        results.append((shown(target.url), None if error is None else redact(error, secrets)))
+        results.append((target.shown, None if error is None else redact(error, secrets)))
     return results

@@ -65,22 +65,28 @@ class NotifyTarget:
             return True
         return any(fnmatch.fnmatchcase(c, g) for c in channels for g in self.channels)
 
+    @property
+    def shown(self) -> str:
+        """The URL as a message or a log may show it: ``user:***@`` when it has a password
+        (written in it, or from password_file/password_env), every other secret as ``***``."""
+        if self.password_file is not None or self.password_env is not None:
+            return shown(with_password(self.url, "***", quoted=False))
+        return shown(self.url)
+
     def resolved(self) -> str:
         """The URL to send to, with its password from the environment or its file."""
         password: str | None = None
         if self.password_env is not None:
             password = os.environ.get(self.password_env)
             if password is None:
-                raise NotifySecretError(
-                    f"notify {shown(self.url)}: ${self.password_env} is not set"
-                )
+                raise NotifySecretError(f"notify {self.shown}: ${self.password_env} is not set")
         elif self.password_file is not None:
             from cyclerctl.credentials import CredentialError, read_password_file
 
             try:
                 password = read_password_file(self.password_file)
             except CredentialError as exc:
-                raise NotifySecretError(f"notify {shown(self.url)}: {exc}") from None
+                raise NotifySecretError(f"notify {self.shown}: {exc}") from None
         return self.url if password is None else with_password(self.url, password)
 
     def secrets(self) -> tuple[str, ...]:
@@ -111,14 +117,15 @@ def has_secret(url: str) -> bool:
     return bool(url_secrets(url))
 
 
-def with_password(url: str, password: str) -> str:
+def with_password(url: str, password: str, *, quoted: bool = True) -> str:
     """``url`` with ``password`` as its userinfo password (the user name kept)."""
     from urllib.parse import quote
 
     parts = urlsplit(url)
     netloc = parts.netloc.rpartition("@")[2]
     user = parts.username or ""
-    userinfo = f"{quote(user, safe='')}:{quote(password, safe='')}@"
+    secret = quote(password, safe="") if quoted else password
+    userinfo = f"{quote(user, safe='')}:{secret}@"
     return parts._replace(netloc=userinfo + netloc).geturl()
 
 
