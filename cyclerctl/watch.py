@@ -95,6 +95,8 @@ class RunWatch:
         else:
             bar = f"[{'?' * BAR_WIDTH}]    "
         eta = self._eta(t, total)
+        if row.get("V") is None:  # created, no point stored yet
+            return f"run {run.id} {run.status:<8} waiting for the first point on {run.channel}"
         step = "-"
         if row.get("step") is not None:
             step = f"step {row['step']} {row.get('step_name') or ''}".rstrip()
@@ -115,7 +117,7 @@ class RunWatch:
         wall0, t0 = self._first
         rate = (t - t0) / (now - wall0) if now > wall0 and t > t0 else None
         left = max(total - t, 0.0)
-        return _duration(left / rate) if rate else _duration(left) + "*"
+        return _duration(left / rate) if rate else "-"  # known from the second look on
 
     def _key(self, seen: Look) -> tuple[Any, ...]:
         row = seen.latest or {}
