@@ -9,11 +9,12 @@ import pytest
 from cyclerctl.cli import COMMANDS, library, parser
 from cyclerctl.export import FORMATS
 
-# `cyclerctl --help` before the CLI became a package (cli.py + cli_data.py), in its order
+# `cyclerctl --help` before the CLI became a package (cli.py + cli_data.py), in its order,
+# with `watch` and `notify` (issue 18) added where they belong
 COMMAND_NAMES = [
     "protocols", "cells", "schema", "validate", "plan", "run", "runs", "show", "analyze",
-    "emulate", "probe", "db", "daemon", "submit", "status", "pause", "resume", "stop", "tui",
-    "export", "report", "import",
+    "watch", "emulate", "probe", "db", "daemon", "submit", "status", "pause", "resume", "stop",
+    "notify", "tui", "export", "report", "import",
 ]  # fmt: skip
 
 
