@@ -147,6 +147,7 @@ class Alerts:
                     f"the database {self.store.url} is writable again after {lasted:.0f} s",
                     daemon=self.daemon,
                     channels=channels,
+                    headline="database writable again",
                 )
             )
 

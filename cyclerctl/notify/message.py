@@ -51,6 +51,7 @@ class Notice:
     T: float | None = None  # K
     daemon: str | None = None
     channels: tuple[str, ...] = ()  # the channels it touches when it is not one channel's
+    headline: str | None = None  # instead of the event's words ("database writable again")
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
@@ -59,7 +60,7 @@ class Notice:
 
     @property
     def what(self) -> str:
-        return WHAT.get(self.event, self.event)
+        return self.headline or WHAT.get(self.event, self.event)
 
 
 def compose(notices: Sequence[Notice]) -> tuple[str, str]:

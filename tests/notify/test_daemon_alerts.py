@@ -129,3 +129,70 @@ def test_without_notify_the_daemon_says_nothing_about_it(lab: Lab, daemons: Star
     assert daemon.terminate() == 0
     log = daemon.text()
     assert "notifications:" not in log and "INFO notify " not in log
+
+
+def test_a_lost_instrument_is_told_while_the_run_waits_for_it(
+    lab: Lab, daemons: Start, webhook: Webhook
+) -> None:
+    lab.instruments = [
+        sim("cyc", 1, speed=100, extra='options = { drop_after = "1 s", drop_for = "2 s" }\n'),
+        _notify(webhook.url(), on='"instrument_lost"'),
+    ]
+    run_id = lab.submit("cyc:1", cycles=1, operator="ben")
+    daemon = daemons(lab.config())
+    wait_for("the message", lambda: webhook.bodies, timeout=60)
+    wait_for("the run to end", lambda: lab.run(run_id).is_completed, timeout=120)
+    assert daemon.terminate() == 0
+    body = webhook.bodies[0]
+    print("--- instrument lost ---", body["title"], body["message"], sep="\n")
+    assert body["title"] == f"cyclerctl: instrument lost on cyc:1, run {run_id}"
+    assert "link down (drill: drop_after = 1 s" in body["message"]
+    assert f"run {run_id}: daemon-test with cell" in body["message"] and "by ben" in body["message"]
+    # the link came back: the run went on to its end (no failure to tell)
+    assert lab.run(run_id).status == "completed"
+
+
+class _Lock:
+    """Another connection holding the SQLite file's write lock until released."""
+
+    def __init__(self, path: Path) -> None:
+        import sqlite3
+
+        self.connection = sqlite3.connect(path, isolation_level=None, timeout=30)
+        self.connection.execute("BEGIN EXCLUSIVE")
+
+    def release(self) -> None:
+        self.connection.execute("ROLLBACK")
+        self.connection.close()
+
+
+def test_a_database_outage_is_told_and_its_end_too(
+    lab: Lab, daemons: Start, webhook: Webhook
+) -> None:
+    """The file locked past the writer's 10 s busy timeout while a run goes on: one message
+    when it has been unwritable for store_outage_alarm, one when it is writable again."""
+    lab.daemon_extra = 'store_outage_alarm = "1 s"'
+    lab.instruments = [sim("cyc", 1, speed=100), _notify(webhook.url(), on='"store_outage"')]
+    run_id = lab.submit("cyc:1", cycles=2)
+    daemon = daemons(lab.config())
+    store = lab.store()
+    try:
+        wait_for("the run to log", lambda: store.last_seq(run_id) > 5, timeout=60)
+    finally:
+        store.close()
+    lock = _Lock(lab.folder / "lab.db")
+    try:
+        wait_for("the outage message", lambda: webhook.bodies, timeout=60)
+    finally:
+        lock.release()
+    wait_for("the all-clear", lambda: len(webhook.bodies) >= 2, timeout=60)
+    wait_for("the run to end", lambda: lab.run(run_id).is_completed, timeout=120)
+    assert daemon.terminate() == 0
+    down, back = webhook.bodies[:2]
+    print("--- store outage ---", down["title"], down["message"], sep="\n")
+    print("--- store back ---", back["title"], back["message"], sep="\n")
+    assert down["title"] == "cyclerctl: database unwritable"
+    assert back["title"] == "cyclerctl: database writable again"
+    assert "cannot be written for" in down["message"] and "channels: cyc:1" in down["message"]
+    assert "is writable again after" in back["message"]
+    assert lab.run(run_id).status == "completed"
