@@ -178,3 +178,14 @@ def test_a_password_file_must_be_owner_only(
     out = capsys.readouterr().out
     assert "mailto://tech:***@127.0.0.1:1" in out and "chmod 600" in out
     assert SMTP_PASSWORD not in out
+
+
+def test_without_apprise_one_clear_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(__import__("sys").modules, "apprise", None)  # import apprise fails
+    config = _config(tmp_path, '[[notify]]\nurl = "ntfy://ntfy.lab.example/cyclers"\n')
+    assert main(["notify", "test", "--config", str(config)]) == 2
+    assert capsys.readouterr().err == (
+        "notifications need Apprise: pip install 'cyclerctl[notify]' (or pip install apprise)\n"
+    )
