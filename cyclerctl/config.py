@@ -8,8 +8,9 @@ file is ``--config PATH``, else ``CYCLERCTL_CONFIG``, else ``./cyclerctl.toml`` 
 exists.
 
 The daemon's part of the file: ``[daemon]`` (name, heartbeat, stale_after), the instruments
-it drives (``[[instruments]]``, each with hard per-channel ``[instruments.limits]``) and the
-temperature chambers (``[[chambers]]``). Every error names the file, the line and the
+it drives (``[[instruments]]``, each with hard per-channel ``[instruments.limits]``), the
+temperature chambers (``[[chambers]]``) and who is told when something happens
+(``[[notify]]``, :mod:`cyclerctl.notify.targets`). Every error names the file, the line and the
 field (``lab.toml:12: instruments[2].driver: …``); the CLI exits 2 on any of them.
 """
 
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cyclerctl.notify.targets import NotifyTarget, read_targets
 from cyclerctl.plan import SafetyLimit
 
 DEFAULT_DB = "sqlite:///cyclerctl.db"
@@ -39,7 +41,10 @@ LIMIT_KINDS = {
 #: the daemon build millions of channels).
 MAX_CHANNEL = 4096
 MAX_SPEED = 1e9  # real time × speed: past this, use virtual time (realtime = false)
-_DAEMON_KEYS = {"name", "heartbeat", "stale_after", "poll", "stall_alarm", "instrument_lost_after"}
+_DAEMON_KEYS = {
+    *("name", "heartbeat", "stale_after", "poll", "stall_alarm", "instrument_lost_after"),
+    "store_outage_alarm",
+}
 _INSTRUMENT_KEYS = {
     *("name", "driver", "address", "options", "channels", "cells", "speed", "realtime"),
     *("limits", "chamber"),
@@ -67,6 +72,8 @@ class DaemonSettings:
     #: an instrument out of reach this long ends its runs (instrument:lost); until then the
     #: runs pause (host-sequenced) or go on reading (steps running on board)
     instrument_lost_after_s: float = 600.0
+    #: the database unwritable this long: a store_outage notification ([[notify]])
+    store_outage_alarm_s: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +146,8 @@ class Config:
     instruments: tuple[InstrumentConfig, ...] = ()
     chambers: tuple[ChamberConfig, ...] = ()
     web: WebSettings = field(default_factory=WebSettings)
+    #: ``[[notify]]``: who hears of safety stops, failures, lost instruments…
+    notify: tuple[NotifyTarget, ...] = ()
 
     @property
     def channel_names(self) -> tuple[str, ...]:
@@ -249,6 +258,7 @@ class _Reader:
         instruments = self.instruments(data.get("instruments", []))
         chambers = self.chambers(data.get("chambers", []), instruments)
         web = self.web(data.get("web"))
+        notify = read_targets(data.get("notify"), self.file, self.error)
         if self.sink.errors:
             raise ConfigError("\n".join(str(e) for e in self.sink.errors))
         return Config(
@@ -262,6 +272,7 @@ class _Reader:
             instruments,
             chambers,
             web,
+            notify,
         )
 
     def backlog_rows(self, database: Mapping[str, Any]) -> int | None:
@@ -376,13 +387,14 @@ class _Reader:
         lost = self.duration(
             table, (*at, "instrument_lost_after"), defaults.instrument_lost_after_s
         )
+        outage = self.duration(table, (*at, "store_outage_alarm"), defaults.store_outage_alarm_s)
         if stale < 2 * heartbeat:
             self.error(
                 (*at, "stale_after"),
                 f"must be at least twice the heartbeat ({heartbeat:g} s): a daemon that is "
                 "only late would be taken for dead",
             )
-        return DaemonSettings(name, heartbeat, stale, poll, stall, lost)
+        return DaemonSettings(name, heartbeat, stale, poll, stall, lost, outage)
 
     def web(self, table: Any) -> WebSettings:
         if table is None:
