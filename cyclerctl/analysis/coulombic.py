@@ -119,11 +119,19 @@ def _conditioning(run: RunData) -> dict[str, Result]:
     plate, strip = plates[0], strips[0]
     if is_abnormal(plate.end_reason) or is_abnormal(strip.end_reason) or strip.end_reason is None:
         return {}
+    # the first plating onto fresh Cu forms the SEI first: a protocol may give that its own
+    # step (the cell falls from its ~3 V OCV); that charge went into the Cu too, and is lost
+    sei = [s for s in steps_named(run, "SEI formation") if s.step < strip.step]
+    plated_Ah = plate.discharge_Ah + sum(s.discharge_Ah for s in sei)
     return {
         "conditioning_ce": Result(
-            value=strip.charge_Ah / plate.discharge_Ah,
+            value=strip.charge_Ah / plated_Ah,
             unit="1",
-            source={"steps": [plate.step, strip.step], "strip_end_reason": strip.end_reason},
+            source={
+                "steps": [*(s.step for s in sei), plate.step, strip.step],
+                "strip_end_reason": strip.end_reason,
+                "sei_formation_mAh": sum(s.discharge_Ah for s in sei) * 1e3,
+            },
         )
     }
 

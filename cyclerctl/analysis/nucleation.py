@@ -10,8 +10,12 @@ the voltage is flat):
     nucleation_overpotential_mV = |V_dip − V_plateau| × 1000
     plateau_overpotential_mV    = |V_plateau| × 1000
 
-Both windows are fractions of the step's duration and may be set as ``[analysis]``
-options. The step is the one named "plate".
+Both windows are fractions of the plating's duration, counted from the *onset of Li
+deposition* — the first point at or below 0 V vs Li — not from the step's start: a plate
+that starts on fresh Cu first passes the SEI shoulder (the cell falls from its ~3 V OCV and
+holds near 0.8 V while the SEI forms), which is no part of the nucleation transient; a plate
+that starts below 0 V is unchanged. They may be set as ``[analysis]`` options. The step is
+the one named "plate".
 
 The plateau is the cell voltage under current, so it *includes* the ohmic (IR) drop of
 electrolyte, SEI and contacts; the nucleation overpotential (a difference of two voltages at
@@ -60,7 +64,12 @@ def nucleation(
     dip_window: float = DIP_WINDOW,
     plateau_window: Sequence[float] = PLATEAU_WINDOW,
 ) -> Nucleation | None:
-    """Dip and plateau of a plating transient; None with too few points to tell."""
+    """Dip and plateau of a plating transient; None with too few points to tell. The windows
+    count from the onset of deposition (the first V ≤ 0); ``dip_t_s`` from the step's start."""
+    onset = np.flatnonzero(V <= 0.0)
+    step_start = t[0] if t.size else 0.0
+    if onset.size:
+        t, V = t[int(onset[0]) :], V[int(onset[0]) :]
     if V.size < 3:
         return None
     rel = (t - t[0]) / (t[-1] - t[0]) if t[-1] > t[0] else np.linspace(0.0, 1.0, t.size)
@@ -70,7 +79,7 @@ def nucleation(
     if not early.any() or not flat.any():
         return None
     i = int(np.flatnonzero(early)[np.argmin(V[early])])
-    return Nucleation(float(V[i]), float(t[i] - t[0]), float(np.median(V[flat])))
+    return Nucleation(float(V[i]), float(t[i] - step_start), float(np.median(V[flat])))
 
 
 def analyse_nucleation(run: RunData) -> dict[str, Result]:

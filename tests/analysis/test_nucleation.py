@@ -40,6 +40,19 @@ def test_nucleation_and_plateau_overpotentials() -> None:
     assert source["steps"] == [2]
 
 
+def test_the_windows_count_from_the_onset_of_deposition_not_the_sei_shoulder() -> None:
+    # a short plate (0.25 mAh/cm²) on fresh Cu: the first 700 s are the fall from the OCV and
+    # the SEI shoulder near 0.8 V; 20 % of the whole step would fall inside the shoulder
+    t = np.arange(0.0, 1800.0, 1.0)
+    shoulder = 700.0
+    V = np.where(t < shoulder, 0.8, transient(t - shoulder))
+    found = nucleation(t, V)
+    assert found is not None
+    assert found.nucleation_overpotential_mV == pytest.approx(50.0, rel=0.02)
+    assert found.dip_t_s == pytest.approx(shoulder + T_DIP, abs=2)
+    assert found.plateau_V == pytest.approx(-ETA_PLATEAU, abs=2e-3)
+
+
 def test_too_few_points() -> None:
     assert nucleation(np.array([0.0, 1.0]), np.array([-0.1, -0.1])) is None
 
