@@ -39,7 +39,10 @@ LIMIT_KINDS = {
 #: the daemon build millions of channels).
 MAX_CHANNEL = 4096
 MAX_SPEED = 1e9  # real time × speed: past this, use virtual time (realtime = false)
-_DAEMON_KEYS = {"name", "heartbeat", "stale_after", "poll", "stall_alarm", "instrument_lost_after"}
+_DAEMON_KEYS = {
+    *("name", "heartbeat", "stale_after", "poll", "stall_alarm", "instrument_lost_after"),
+    "journal",
+}
 _INSTRUMENT_KEYS = {
     *("name", "driver", "address", "options", "channels", "cells", "speed", "realtime"),
     *("limits", "chamber"),
@@ -63,6 +66,9 @@ class DaemonSettings:
     #: an instrument out of reach this long ends its runs (instrument:lost); until then the
     #: runs pause (host-sequenced) or go on reading (steps running on board)
     instrument_lost_after_s: float = 600.0
+    #: the outage journal file (what the store holds while the database is unwritable);
+    #: None: the default, see :meth:`Config.journal_path`
+    journal: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +120,19 @@ class Config:
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
     instruments: tuple[InstrumentConfig, ...] = ()
     chambers: tuple[ChamberConfig, ...] = ()
+
+    def journal_path(self) -> Path:
+        """The daemon's outage journal: ``[daemon] journal`` (relative to the config file),
+        else beside the config file when its folder is writable, else in the user's state
+        folder (:func:`cyclerctl.host_os.user_state_dir`); one file per daemon name."""
+        from cyclerctl.host_os import user_state_dir
+
+        if self.daemon.journal is not None:
+            return self.daemon.journal
+        name = "".join(c if c.isalnum() or c in "-_." else "_" for c in self.daemon.name)
+        if self.path is not None and os.access(self.path.parent, os.W_OK):
+            return self.path.parent / f"{self.path.stem}.{name}.journal"
+        return user_state_dir() / f"{name}.journal"
 
     @property
     def channel_names(self) -> tuple[str, ...]:
@@ -355,7 +374,14 @@ class _Reader:
                 f"must be at least twice the heartbeat ({heartbeat:g} s): a daemon that is "
                 "only late would be taken for dead",
             )
-        return DaemonSettings(name, heartbeat, stale, poll, stall, lost)
+        journal_name = self.string(table, (*at, "journal"), required=False)
+        journal = None
+        if journal_name is not None:
+            journal = self.file.parent / Path(journal_name).expanduser()
+            if journal.is_dir():
+                self.error((*at, "journal"), f"is a folder, give a file name: {journal}")
+                journal = None
+        return DaemonSettings(name, heartbeat, stale, poll, stall, lost, journal)
 
     def instruments(self, value: Any) -> tuple[InstrumentConfig, ...]:
         found: list[InstrumentConfig] = []

@@ -77,7 +77,17 @@ def _daemon(args: argparse.Namespace, config: Config) -> int:
     if not config.instruments:
         raise BadInput(f"{config.path}: instruments: the daemon needs at least one [[instruments]]")
     store = open_store(args.db, config)
+    store.use_journal(config.journal_path())
     try:
+        # a journal left by a daemon that died during an outage goes in before any run
+        # resumes (their checkpoints may be in it); it waits for the database if need be
+        replayed = store.replay_journal()
+        if replayed.get("runs"):
+            print(
+                f"daemon: outage journal {config.journal_path()} replayed: "
+                f"{replayed['points']} point(s) of {replayed['runs']} run(s)",
+                file=sys.stderr,
+            )
         code = run_daemon(config, store)
     finally:
         try:

@@ -116,7 +116,8 @@ def drive_run(
 
     What is not an ``Exception`` (``SystemExit``…) ends the run as a fault does (``failed``,
     ``error:<its type>``, the channel stopped, an error event) and is raised again once the
-    run's end is recorded; a ``KeyboardInterrupt`` is the operator at the terminal.
+    run's end is recorded; a ``KeyboardInterrupt`` is the operator at the terminal (a
+    :class:`cyclerctl.host_os.StopSignal` names the signal: ``operator:SIGTERM``).
     """
     control = control or RunControl()
     stopped_earlier = _backlog_stop(store, run.id)
@@ -177,18 +178,22 @@ def _drive(
     recorded. Every abrupt end stops the channel and says why in the run's own data."""
     try:
         return runner.run(), None
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
+        # Ctrl-C, or a stop signal turned into one (host_os.stop_on_signals: SIGTERM, the
+        # terminal closed…): the same orderly stop, the signal named in the end reason
         _stop_quietly(channel)
+        name = getattr(interrupt, "signal_name", None)
+        how = f"by {name}" if name else "from the terminal (Ctrl-C)"
         writer.event(
             EventRecord(
                 t=runner.run_time_s,
                 kind="operator",
                 severity="info",
-                message="interrupted from the terminal (Ctrl-C)",
-                data={},
+                message=f"interrupted {how}: the channel was stopped",
+                data={"signal": name} if name else {},
             )
         )
-        return _ended(runner, "stopped", "operator"), None
+        return _ended(runner, "stopped", f"operator:{name}" if name else "operator"), None
     except StoreBacklogFull as full:
         return _backlog_full(writer, runner, channel, full), None
     except Exception as exc:  # a driver or engine fault: record it, never lose the run

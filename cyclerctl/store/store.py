@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -60,6 +61,7 @@ class Store:
         self.retry_max_s = retry_max_s
         self._shared: SharedWriter | None = None
         self._shared_lock = threading.Lock()
+        self.journal_path: Path | None = None  # the outage journal (use_journal)
 
     @classmethod
     def open(
@@ -478,6 +480,23 @@ class Store:
             run_id, channel=channel, flush_interval_s=flush_interval_s, max_rows=max_rows
         )
 
+    def use_journal(self, path: Path) -> None:
+        """Keep what the writer holds during a database outage in the local file ``path``
+        (see :mod:`cyclerctl.store.outage_journal`); call before the first writer opens."""
+        with self._shared_lock:
+            if self._shared is not None:
+                raise RuntimeError("use_journal: the writer is already running")
+            self.journal_path = Path(path)
+
+    def replay_journal(self, timeout: float | None = None) -> dict[str, object]:
+        """Replay an outage journal left by an earlier process, waiting for the database
+        if it is still unwritable (TimeoutError after ``timeout``); what it wrote. Call
+        before resuming runs: their checkpoints may be in it."""
+        shared = self.shared_writer()
+        if not shared.replayed.wait(timeout):
+            raise TimeoutError(f"the outage journal was not replayed in {timeout} s")
+        return dict(shared.last_replay)
+
     def shared_writer(self) -> SharedWriter:
         """The writer thread every run's handle feeds, started on first use."""
         with self._shared_lock:
@@ -485,9 +504,15 @@ class Store:
                 url = self.engine.url
                 if database.is_sqlite(url) and url.database in (None, "", ":memory:"):
                     raise ValueError("an in-memory SQLite database cannot be shared with a writer")
+                journal = None
+                if self.journal_path is not None:
+                    from cyclerctl.store.outage_journal import OutageJournal
+
+                    journal = OutageJournal(self.journal_path)
                 self._shared = SharedWriter(
                     database.make_engine(url, dedicated=True),
                     backlog_rows=self.backlog_rows,
                     retry_max_s=self.retry_max_s,
+                    journal=journal,
                 )
             return self._shared

@@ -1,0 +1,180 @@
+"""The one place for calls that differ between operating systems: where per-user state
+lives, whether a process is alive, making a write durable, and which signals mean "the
+operator wants this process to stop".
+
+Everything else in cyclerctl calls these and never looks at ``sys.platform`` itself, so a
+Windows lab PC differs from a Linux one in this file only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import FrameType
+
+APP_NAME = "cyclerctl"
+
+
+# -- where things live ----------------------------------------------------------------------
+
+
+def user_state_dir() -> Path:
+    """Where cyclerctl keeps per-user state that must survive a restart (the store's
+    outage journal): ``%LOCALAPPDATA%\\cyclerctl`` on Windows, ``~/Library/Application
+    Support/cyclerctl`` on macOS, else ``$XDG_STATE_HOME/cyclerctl`` (default
+    ``~/.local/state/cyclerctl``, the XDG Base Directory specification's state home)."""
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+        return Path(base) / APP_NAME
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / APP_NAME
+    xdg = os.environ.get("XDG_STATE_HOME")
+    base_dir = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "state"
+    return base_dir / APP_NAME
+
+
+# -- processes ------------------------------------------------------------------------------
+
+
+def pid_alive(pid: int) -> bool:
+    """True when a process with this id exists on this machine (it may be another program
+    that got the id again: callers pair this with a heartbeat)."""
+    if pid <= 0:
+        return False
+    if sys.platform == "win32":
+        import ctypes
+
+        synchronize = 0x00100000
+        process_query_limited_information = 0x1000
+        kernel32 = ctypes.windll.kernel32
+        handle = kernel32.OpenProcess(synchronize | process_query_limited_information, False, pid)
+        if not handle:
+            return False
+        try:
+            still_active = 259
+            code = ctypes.c_ulong()
+            if not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
+                return True
+            return bool(code.value == still_active)
+        finally:
+            kernel32.CloseHandle(handle)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: it exists
+        return True
+    return True
+
+
+# -- durable writes -------------------------------------------------------------------------
+
+
+def sync_file(fd: int) -> None:
+    """Force what was written to ``fd`` onto the disk (a power cut keeps it)."""
+    if sys.platform == "darwin":  # fsync only reaches the drive's cache on macOS
+        import fcntl
+
+        try:
+            fcntl.fcntl(fd, fcntl.F_FULLFSYNC)
+            return
+        except OSError:
+            pass
+    os.fsync(fd)
+
+
+# -- the operator's stop signals --------------------------------------------------------------
+
+
+class StopSignal(KeyboardInterrupt):
+    """The process was told to stop by a signal (or the console): handled like Ctrl-C,
+    with the signal's name (``SIGTERM``, ``SIGHUP``…) kept for the run's end reason."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.signal_name = name
+
+
+def stop_signals() -> tuple[signal.Signals, ...]:
+    """What asks a foreground process to stop here: Ctrl-C, ``kill``, and the terminal
+    going away (SIGHUP on POSIX; on Windows Ctrl-Break is SIGBREAK, and closing the console
+    window is turned into SIGBREAK by :func:`stop_on_signals`)."""
+    if sys.platform == "win32":
+        return (signal.SIGINT, signal.SIGTERM, signal.SIGBREAK)
+    return (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+@contextlib.contextmanager
+def stop_on_signals(
+    on_signal: Callable[[str], None] | None = None,
+) -> Iterator[None]:
+    """While inside, each stop signal raises :class:`StopSignal` in the main thread — once:
+    a second signal while the first stop is being carried out is reported to ``on_signal``
+    and otherwise ignored, so the orderly stop (channel to rest, run recorded) finishes.
+    The previous handlers are restored on exit. Only the main thread can install handlers;
+    elsewhere this does nothing."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    raised = False
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        nonlocal raised
+        name = signal_name(signum)
+        if on_signal is not None:
+            on_signal(name)
+        if not raised:
+            raised = True
+            raise StopSignal(name)
+
+    previous = {s: signal.signal(s, handler) for s in stop_signals()}
+    console = _console_close_handler() if sys.platform == "win32" else None
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+        if console is not None:
+            _remove_console_handler(console)
+
+
+def _console_close_handler() -> object:
+    """Windows: closing the console window, logging off or shutting down sends
+    CTRL_CLOSE/LOGOFF/SHUTDOWN_EVENT to a console handler on another thread (no signal);
+    it is passed on to the main thread as SIGBREAK, and Windows waits for the handler to
+    return (a few seconds) before it ends the process."""
+    import _thread
+    import ctypes
+    import time
+
+    ctrl_close, ctrl_logoff, ctrl_shutdown = 2, 5, 6
+
+    @ctypes.WINFUNCTYPE(ctypes.c_int, ctypes.c_uint)  # type: ignore[attr-defined,misc,unused-ignore]
+    def on_console(event: int) -> int:
+        if event in (ctrl_close, ctrl_logoff, ctrl_shutdown):
+            _thread.interrupt_main(signal.SIGBREAK)  # type: ignore[attr-defined,unused-ignore]
+            time.sleep(5.0)  # time for the orderly stop, within what Windows allows
+            return 1
+        return 0  # Ctrl-C / Ctrl-Break: the signal handlers see them
+
+    ctypes.windll.kernel32.SetConsoleCtrlHandler(on_console, True)  # type: ignore[attr-defined,unused-ignore]
+    return on_console
+
+
+def _remove_console_handler(handler: object) -> None:
+    import ctypes
+
+    ctypes.windll.kernel32.SetConsoleCtrlHandler(handler, False)  # type: ignore[attr-defined,unused-ignore]
