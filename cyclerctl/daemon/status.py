@@ -8,6 +8,7 @@ from typing import Any
 
 from cyclerctl.config import Config
 from cyclerctl.store import TERMINAL_STATUSES, Store
+from cyclerctl.store.owners import ORPHANED, dead_owners
 from cyclerctl.store.records import utcnow
 
 #: a channel whose run is in (or ended with) one of these gets a line saying why
@@ -29,12 +30,18 @@ def status_rows(store: Store, config: Config) -> tuple[list[dict[str, Any]], lis
             "queued": waiting.get(name, 0),
         }
     reasons = _end_reasons(store, [r["run_id"] for r in rows.values() if r.get("run_id")])
+    owners = store.daemons()
+    gone = dead_owners(owners, stale_after_s=config.daemon.stale_after_s)
     channels = []
     for name in sorted(rows, key=_channel_order):
         row = rows[name]
         status = row.get("status")
         active = status in ("running", "paused")
         row["state"] = status if active else "idle"
+        if active and row.get("daemon") is not None and row["daemon"] in gone | (
+            {row["daemon"]} - {d.name for d in owners}
+        ):
+            row["state"] = ORPHANED  # its owner died: `cyclerctl resume RUN` takes it over
         if not active:
             row["last_status"] = status if status in TERMINAL_STATUSES else None
         row["eta_s"] = _eta_s(row) if active else None
@@ -45,11 +52,11 @@ def status_rows(store: Store, config: Config) -> tuple[list[dict[str, Any]], lis
         channels.append({k: _jsonable(v) for k, v in row.items()})
     stale = config.daemon.stale_after_s
     daemons = []
-    for daemon in store.daemons():
+    for daemon in owners:
         entry = daemon.as_dict()
         age = (now - daemon.heartbeat_at).total_seconds()
         entry["heartbeat_age_s"] = age
-        entry["alive"] = age <= stale
+        entry["alive"] = daemon.name not in gone  # a process gone from this PC: at once
         daemons.append(entry)
     return channels, daemons
 

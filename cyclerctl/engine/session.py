@@ -77,8 +77,12 @@ def execute_run(
     on_step_end: Callable[[Position, StepRecord], None] | None = None,
     on_start: Callable[[RunInfo], None] | None = None,
     instrument_lost_after_s: float = 600.0,
+    owner: str | None = None,
 ) -> RunReport:
-    run = store.create_run(plan, operator=operator, instrument=instrument, channel=channel.name)
+    """Create the run (owned by ``owner``: see cyclerctl.store.owners) and drive it."""
+    run = store.create_run(
+        plan, operator=operator, instrument=instrument, channel=channel.name, daemon=owner
+    )
     if on_start is not None:
         on_start(run)
     return drive_run(

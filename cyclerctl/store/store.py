@@ -371,13 +371,25 @@ class Store:
         with self.engine.connect() as connection:
             return queue.orphans(connection, daemon, stale_after_s=stale_after_s, channels=channels)
 
-    def adopt(self, run_id: int, daemon: str, *, stale_after_s: float) -> bool:
+    def forget_daemon(self, name: str) -> None:
+        """Remove an owner's row (a foreground run's process ending cleanly, or one found
+        dead and taken over)."""
+        with write_transaction(self.engine) as connection:
+            queue.forget_daemon(connection, name)
+
+    def adopt(
+        self, run_id: int, daemon: str, *, stale_after_s: float, dead: Sequence[str] = ()
+    ) -> bool:
         """Atomically make ``daemon`` the run's owner if the run is still orphaned (see
         orphaned_runs); False if it is not (another daemon adopted it first, its owner came
         back, it ended). A change of owner is recorded as an ``adopted`` event. Send a
-        heartbeat first: a daemon with none can itself be adopted from."""
+        heartbeat first: a daemon with none can itself be adopted from. ``dead``: owners
+        the caller found gone although their heartbeat is recent (their process is no
+        longer on this machine: :mod:`cyclerctl.store.owners`)."""
         with write_transaction(self.engine) as connection:
-            return queue.adopt(connection, run_id, daemon, stale_after_s=stale_after_s)
+            return queue.adopt(
+                connection, run_id, daemon, stale_after_s=stale_after_s, dead=dead
+            )
 
     def channel_status(self) -> list[dict[str, Any]]:
         """What ``cyclerctl status`` shows, one dict per channel_latest row, by channel:
