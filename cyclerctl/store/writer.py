@@ -704,6 +704,10 @@ class SharedWriter:
             seconds = max(0.0, time.time() - contents.created_at)
         else:
             seconds = 0.0
+        if self.outage_cause is not None:
+            cause = f"{type(self.outage_cause).__name__}: {self.outage_cause}"[:500]
+        else:  # replayed at start: the process that saw the outage is gone
+            cause = "unknown: journalled by an earlier process"
         connection = self._connect()
         with connection.begin():
             events = models.events
@@ -728,7 +732,8 @@ class SharedWriter:
                     f"outage journal and replayed"
                 )
                 data = {"unwritable_s": seconds, "points_held": count, "journal": journal_id,
-                        "journal_path": str(self.journal.path if self.journal else "")}  # fmt: skip
+                        "journal_path": str(self.journal.path if self.journal else ""),
+                        "cause": cause}  # fmt: skip
                 receipts_out.append(
                     (run_id, EventRecord(OUTAGE_EVENT, message, severity="warning", data=data))
                 )
