@@ -38,8 +38,10 @@ def status_rows(store: Store, config: Config) -> tuple[list[dict[str, Any]], lis
         status = row.get("status")
         active = status in ("running", "paused")
         row["state"] = status if active else "idle"
-        if active and row.get("daemon") is not None and row["daemon"] in gone | (
-            {row["daemon"]} - {d.name for d in owners}
+        if (
+            active
+            and row.get("daemon") is not None
+            and row["daemon"] in gone | ({row["daemon"]} - {d.name for d in owners})
         ):
             row["state"] = ORPHANED  # its owner died: `cyclerctl resume RUN` takes it over
         if not active:
@@ -50,7 +52,6 @@ def status_rows(store: Store, config: Config) -> tuple[list[dict[str, Any]], lis
         if run_id is not None and _needs_attention(status, row["end_reason"]):
             row["alarm"] = _why(store, int(run_id), paused=status == "paused")
         channels.append({k: _jsonable(v) for k, v in row.items()})
-    stale = config.daemon.stale_after_s
     daemons = []
     for daemon in owners:
         entry = daemon.as_dict()

@@ -47,9 +47,8 @@ def owner_alive(
     age = owner.age_s(now or utcnow())
     if age > stale_after_s:
         return False
-    if owner.host == (host or socket.gethostname()) and not pid_alive(owner.pid):
-        return False  # its process is gone from this machine: no need to wait
-    return True
+    # on this machine a process that is gone is known at once: no need to wait
+    return owner.host != (host or socket.gethostname()) or pid_alive(owner.pid)
 
 
 def dead_owners(daemons: Iterable[DaemonInfo], *, stale_after_s: float) -> set[str]:

@@ -323,9 +323,7 @@ def forget_daemon(connection: Connection, name: str) -> None:
     connection.execute(models.daemons.delete().where(models.daemons.c.name == name))
 
 
-def _orphaned(
-    daemon: str, stale_after_s: float, dead: Sequence[str] = ()
-) -> ColumnElement[bool]:
+def _orphaned(daemon: str, stale_after_s: float, dead: Sequence[str] = ()) -> ColumnElement[bool]:
     """Active runs of ``daemon`` (it restarted) or of a daemon with no recent heartbeat.
 
     Runs without a daemon (started in the foreground by ``cyclerctl run``) are never

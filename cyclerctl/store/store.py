@@ -387,9 +387,7 @@ class Store:
         the caller found gone although their heartbeat is recent (their process is no
         longer on this machine: :mod:`cyclerctl.store.owners`)."""
         with write_transaction(self.engine) as connection:
-            return queue.adopt(
-                connection, run_id, daemon, stale_after_s=stale_after_s, dead=dead
-            )
+            return queue.adopt(connection, run_id, daemon, stale_after_s=stale_after_s, dead=dead)
 
     def channel_status(self) -> list[dict[str, Any]]:
         """What ``cyclerctl status`` shows, one dict per channel_latest row, by channel:
@@ -517,12 +515,15 @@ class Store:
                 if database.is_sqlite(url) and url.database in (None, "", ":memory:"):
                     raise ValueError("an in-memory SQLite database cannot be shared with a writer")
                 journal = None
+                engine = database.make_engine(url, dedicated=True)
                 if self.journal_path is not None:
-                    from cyclerctl.store.outage_journal import OutageJournal
+                    from cyclerctl.store.outage_journal import OutageJournal, quick_busy_timeout
 
                     journal = OutageJournal(self.journal_path)
+                    if database.is_sqlite(url):
+                        quick_busy_timeout(engine)
                 self._shared = SharedWriter(
-                    database.make_engine(url, dedicated=True),
+                    engine,
                     backlog_rows=self.backlog_rows,
                     retry_max_s=self.retry_max_s,
                     journal=journal,

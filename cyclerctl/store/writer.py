@@ -218,9 +218,7 @@ class RunWriter:
                 self._pending_rows += rows
                 if self._deadline is None:
                     self._deadline = time.monotonic() + self.flush_interval_s
-                shared.added(
-                    rows, deadline=self._deadline, due=self._pending_rows >= self.max_rows
-                )
+                shared.added(rows, deadline=self._deadline, due=self._pending_rows >= self.max_rows)
             if bounded and shared.backlog_full():
                 # the block is held with the rest (nothing measured is dropped); the bound
                 # is overshot by at most one block per run, since the run stops now

@@ -188,15 +188,18 @@ def test_a_signal_turns_the_smu_output_off_before_the_process_exits(
     url = f"sqlite:///{tmp_path / 'runs.db'}"
     options = {"virtual_time": False, "speed": 20.0, "voltage_limit_V": 5.0, "seed": 3}
     with start_emulator([load_cell("ncm622-coin")], "127.0.0.1", 0, options) as emulator:
-        process = foreground(str(tmp_path / "long.toml"), "--cell", "ncm622-coin",
-                             "--driver", "scpi", "--address", emulator.address, "--db", url)  # fmt: skip
+        scpi = ("--driver", "scpi", "--address", emulator.address)
+        process = foreground(str(tmp_path / "long.toml"), "--cell", "ncm622-coin", *scpi,
+                             "--db", url)  # fmt: skip
         wait_for("the output on", lambda: emulator.instrument.handle(":OUTP?") == "1")
         _stopped_by(url, process, sig)
         requests = list(emulator.requests)
         on = max(i for i, line in enumerate(requests) if line.startswith(":OUTP ON"))
         assert ":OUTP OFF" in requests[on:]  # told by the run before it exited
         assert emulator.instrument.handle(":OUTP?") == "0"  # and it is off now
-        print(f"{sig.name}: emulator saw :OUTP OFF, output now {emulator.instrument.handle(':OUTP?')}")
+        print(
+            f"{sig.name}: emulator saw :OUTP OFF, output now {emulator.instrument.handle(':OUTP?')}"
+        )
 
 
 @posix_only

@@ -46,8 +46,8 @@ def test_a_daemon_killed_during_an_outage_loses_no_point_and_writes_none_twice(
         lock.execute("BEGIN EXCLUSIVE")  # nobody else can write from now on
         try:
             committed = store.last_seq(run_id)  # readers still read (WAL)
-            # the daemon's writer gives up on the lock after its busy timeout (10 s), then
-            # journals what it holds and every new point
+            # the daemon's writer gives up on the lock after its busy timeout (1 s with a
+            # journal), then journals what it holds and every new point
             wait_for("points in the journal", lambda: len(_journalled_seqs(journal)) >= 20,
                      timeout=90)  # fmt: skip
             first.kill9()
@@ -66,7 +66,9 @@ def test_a_daemon_killed_during_an_outage_loses_no_point_and_writes_none_twice(
         seq = store.samples(run_id)["seq"]
         np.testing.assert_array_equal(seq, np.arange(1, len(seq) + 1))  # none lost, none twice
         assert len(seq) > measured
-        receipts = [e for e in store.events(run_id) if e.kind == OUTAGE_EVENT and "journal" in e.data]
+        receipts = [
+            e for e in store.events(run_id) if e.kind == OUTAGE_EVENT and "journal" in e.data
+        ]
         (receipt,) = receipts
         replayed = int(receipt.data["points_held"])
         assert replayed == len(journalled)

@@ -84,9 +84,7 @@ def test_points_held_during_an_outage_go_to_the_journal_and_in_once(
             writer.append_samples(sample_block(501, 500, seed=2))  # straight to the file
             writer.checkpoint(_checkpoint(1000))
             held = read_journal(journal_path)
-            seqs = np.concatenate(
-                [i[1]["seq"] for _, _, i in held.items if isinstance(i, tuple)]
-            )
+            seqs = np.concatenate([i[1]["seq"] for _, _, i in held.items if isinstance(i, tuple)])
             np.testing.assert_array_equal(seqs, np.arange(101, 1001))  # in order, once
             assert held.journal_id is not None
         finally:
