@@ -87,6 +87,20 @@ def sync_file(fd: int) -> None:
     os.fsync(fd)
 
 
+def sync_folder(folder: Path) -> None:
+    """Make a file just created in ``folder`` survive a power cut (its directory entry on
+    disk). POSIX only: Windows (NTFS) has no directory handles to fsync."""
+    if sys.platform == "win32":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError:  # some filesystems refuse fsync on a directory
+        pass
+    finally:
+        os.close(fd)
+
+
 # -- the operator's stop signals --------------------------------------------------------------
 
 

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from cyclerctl.host_os import sync_file
+from cyclerctl.host_os import sync_file, sync_folder
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,8 @@ class OutageJournal:
                 self.journal_id = uuid.uuid4().hex
                 header = pickle.dumps(("journal", self.journal_id, time.time()), protocol=5)
                 _write_frame(fd, header)
+                sync_file(fd)
+                sync_folder(self.path.parent)  # the new file itself survives a power cut
             else:
                 self.journal_id = read_journal(self.path).journal_id
             self._fd = fd
