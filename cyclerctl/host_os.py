@@ -170,25 +170,30 @@ def _console_close_handler() -> object:
     CTRL_CLOSE/LOGOFF/SHUTDOWN_EVENT to a console handler on another thread (no signal);
     it is passed on to the main thread as SIGBREAK, and Windows waits for the handler to
     return (a few seconds) before it ends the process."""
+    if sys.platform != "win32":
+        return None
     import _thread
     import ctypes
     import time
 
     ctrl_close, ctrl_logoff, ctrl_shutdown = 2, 5, 6
+    handler_type = ctypes.WINFUNCTYPE(ctypes.c_int, ctypes.c_uint)
 
-    @ctypes.WINFUNCTYPE(ctypes.c_int, ctypes.c_uint)  # type: ignore[attr-defined,misc,unused-ignore]
     def on_console(event: int) -> int:
         if event in (ctrl_close, ctrl_logoff, ctrl_shutdown):
-            _thread.interrupt_main(signal.SIGBREAK)  # type: ignore[attr-defined,unused-ignore]
+            _thread.interrupt_main(signal.SIGBREAK)
             time.sleep(5.0)  # time for the orderly stop, within what Windows allows
             return 1
         return 0  # Ctrl-C / Ctrl-Break: the signal handlers see them
 
-    ctypes.windll.kernel32.SetConsoleCtrlHandler(on_console, True)  # type: ignore[attr-defined,unused-ignore]
-    return on_console
+    handler = handler_type(on_console)
+    ctypes.windll.kernel32.SetConsoleCtrlHandler(handler, True)
+    return handler  # kept alive by the caller until removed
 
 
 def _remove_console_handler(handler: object) -> None:
+    if sys.platform != "win32":
+        return
     import ctypes
 
-    ctypes.windll.kernel32.SetConsoleCtrlHandler(handler, False)  # type: ignore[attr-defined,unused-ignore]
+    ctypes.windll.kernel32.SetConsoleCtrlHandler(handler, False)

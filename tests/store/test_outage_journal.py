@@ -148,9 +148,9 @@ def test_the_default_journal_is_beside_the_config_or_in_the_state_folder(
 
     path = tmp_path / "lab.toml"
     path.write_text('[daemon]\nname = "pc 1"\n')
-    assert load_config(path).journal_path() == tmp_path / "lab.pc_1.journal"
+    assert load_config(str(path)).journal_path() == tmp_path / "lab.pc_1.journal"
     path.write_text('[daemon]\nname = "pc1"\njournal = "j/pc1.bin"\n')
-    assert load_config(path).journal_path() == tmp_path / "j" / "pc1.bin"
+    assert load_config(str(path)).journal_path() == tmp_path / "j" / "pc1.bin"
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     config = load_config(None)
     assert config.journal_path().parent in (tmp_path / "state" / "cyclerctl",
