@@ -129,30 +129,65 @@ def signal_name(signum: int) -> str:
         return f"signal {signum}"
 
 
+class _StopState:
+    """Where the main thread is, for the stop-signal handler (signals run in the main
+    thread only, so plain attributes do)."""
+
+    armed = False  # inside interruptible(): a signal raises StopSignal at once
+    pending: str | None = None  # a signal that came outside it, raised on entering
+    raised = False  # one StopSignal per process: the stop it starts must finish
+
+
 @contextlib.contextmanager
-def stop_on_signals(
-    on_signal: Callable[[str], None] | None = None,
-) -> Iterator[None]:
-    """While inside, each stop signal raises :class:`StopSignal` in the main thread — once:
-    a second signal while the first stop is being carried out is reported to ``on_signal``
-    and otherwise ignored, so the orderly stop (channel to rest, run recorded) finishes.
-    The previous handlers are restored on exit. Only the main thread can install handlers;
-    elsewhere this does nothing."""
+def interruptible() -> Iterator[None]:
+    """The span where a stop signal may interrupt the main thread (the engine's loop).
+    Outside it — setting up, closing the writer, recording the run's end — a signal is
+    held and raised when the span is entered, so the run's end is never cut in half.
+    Does nothing in other threads or when no stop_on_signals() is active."""
     import threading
 
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    raised = False
+    if _StopState.pending is not None and not _StopState.raised:
+        name, _StopState.pending = _StopState.pending, None
+        _StopState.raised = True
+        raise StopSignal(name)
+    _StopState.armed = True
+    try:
+        yield
+    finally:
+        _StopState.armed = False
+
+
+@contextlib.contextmanager
+def stop_on_signals(
+    on_signal: Callable[[str], None] | None = None,
+) -> Iterator[None]:
+    """While inside, a stop signal raises :class:`StopSignal` in the main thread inside
+    :func:`interruptible` (at once, or when it is entered) — once: a second signal while
+    the first stop is being carried out is reported to ``on_signal`` and otherwise ignored,
+    so the orderly stop (channel to rest, run recorded) finishes. The previous handlers are
+    restored on exit. Only the main thread can install handlers; elsewhere this does
+    nothing."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _StopState.armed, _StopState.pending, _StopState.raised = False, None, False
 
     def handler(signum: int, _frame: FrameType | None) -> None:
-        nonlocal raised
         name = signal_name(signum)
         if on_signal is not None:
             on_signal(name)
-        if not raised:
-            raised = True
+        if _StopState.raised:
+            return
+        if _StopState.armed:
+            _StopState.raised = True
             raise StopSignal(name)
+        if _StopState.pending is None:
+            _StopState.pending = name
 
     previous = {s: signal.signal(s, handler) for s in stop_signals()}
     console = _console_close_handler() if sys.platform == "win32" else None
@@ -163,6 +198,8 @@ def stop_on_signals(
             signal.signal(s, h)
         if console is not None:
             _remove_console_handler(console)
+        # a signal that came after the run's end was recorded: the process ends anyway
+        _StopState.pending = None
 
 
 def _console_close_handler() -> object:

@@ -33,6 +33,7 @@ from cyclerctl.engine.control import RunControl
 from cyclerctl.engine.program import Position
 from cyclerctl.engine.resume import ResumePoint
 from cyclerctl.engine.runner import DETACHED, ChannelRunner, RunOutcome
+from cyclerctl.host_os import interruptible
 from cyclerctl.plan import Plan, SafetyLimit
 from cyclerctl.reanalysis import reanalyse
 from cyclerctl.store import (
@@ -181,7 +182,9 @@ def _drive(
     """Run the plan: its outcome, and what must be raised again once the run's end is
     recorded. Every abrupt end stops the channel and says why in the run's own data."""
     try:
-        return runner.run(), None
+        with interruptible():  # a stop signal lands here, never in the end's recording
+            outcome = runner.run()
+        return outcome, None
     except KeyboardInterrupt as interrupt:
         # Ctrl-C, or a stop signal turned into one (host_os.stop_on_signals: SIGTERM, the
         # terminal closed…): the same orderly stop, the signal named in the end reason
