@@ -179,7 +179,7 @@ class FrameTimes:
     handoff: list[float] = field(default_factory=list)  # worker → UI thread
     apply: list[float] = field(default_factory=list)  # OverviewScreen.show: diff + cells
     wait: list[float] = field(default_factory=list)  # until Textual's next paint tick
-    paint: list[float] = field(default_factory=list)  # compositor: render + write (all slices)
+    paint: list[float] = field(default_factory=list)  # compositor: render + write
     frame: list[float] = field(default_factory=list)  # read requested → frame written
     discarded: int = 0  # frames whose marks came from an overlapping read
 
@@ -201,7 +201,6 @@ async def frame_costs(url: str, lab: LabData, frames: int) -> FrameTimes:
         fetch, show, paint = screen.fetch, screen.show, screen._compositor_refresh
 
         def timed_fetch() -> Any:
-            marks["fetches"] = marks.get("fetches", 0) + 1
             marks["fetch0"] = time.perf_counter()
             try:
                 return fetch()
@@ -213,18 +212,11 @@ async def frame_costs(url: str, lab: LabData, frames: int) -> FrameTimes:
             show(data)
             marks["show1"] = time.perf_counter()
 
-        table = screen.query_one(ChannelTable)
-
         def timed_paint() -> None:  # Textual's paint (instrumented, not replaced)
             started = time.perf_counter()
             paint()
             if "show1" in marks and "paint1" not in marks and started >= marks["show1"]:
-                marks.setdefault("paint0", started)
-                marks["painting"] = marks.get("painting", 0.0) + time.perf_counter() - started
-                # the table repaints changed rows a slice per frame: the frame is written
-                # when the last slice is
-                if not table.repaint_pending:
-                    marks["paint1"] = time.perf_counter()
+                marks["paint0"], marks["paint1"] = started, time.perf_counter()
 
         screen.fetch = timed_fetch  # type: ignore[method-assign]
         screen.show = timed_show  # type: ignore[method-assign]
@@ -241,9 +233,7 @@ async def frame_costs(url: str, lab: LabData, frames: int) -> FrameTimes:
             await until(app, lambda: screen.reads_shown > shown and "paint1" in marks,  # noqa: B023
                         f"frame {frame} painted")  # fmt: skip
             missing = {"fetch0", "fetch1", "show0", "show1", "paint0", "paint1"} - set(marks)
-            if missing or marks.get("fetches") != 1:
-                # a read that began before this frame's marks, or a second read during the
-                # frame's paints (its marks overwrote the first's): not this frame's
+            if missing:  # a read that began before this frame's marks: not this frame's
                 times.discarded += 1
                 if times.discarded > frames:
                     raise BenchError(f"frame {frame}: no {sorted(missing)} (seen {sorted(marks)})")
@@ -252,7 +242,7 @@ async def frame_costs(url: str, lab: LabData, frames: int) -> FrameTimes:
             times.handoff.append(marks["show0"] - marks["fetch1"])
             times.apply.append(marks["show1"] - marks["show0"])
             times.wait.append(marks["paint0"] - marks["show1"])
-            times.paint.append(marks["painting"])  # the paints themselves, not the gaps
+            times.paint.append(marks["paint1"] - marks["paint0"])
             times.frame.append(marks["paint1"] - start)
         assert screen.query_one(ChannelTable).row_count == len(lab.overview())
     return times
@@ -415,7 +405,7 @@ def measure(args: argparse.Namespace, frames: int, presses: int) -> list[tuple[s
         ("tui refresh: hand-off worker -> UI thread", ms(times.handoff)),
         ("tui refresh: apply (OverviewScreen.show: diff, cells)", ms(times.apply)),
         ("tui refresh: wait for Textual's paint tick (<= 1/60 s)", ms(times.wait)),
-        ("tui refresh: paint (compositor render + write, all row slices)", ms(times.paint)),
+        ("tui refresh: paint (compositor render + write)", ms(times.paint)),
         ("tui frames discarded (marks of an overlapping read)", str(times.discarded)),
         ("tui whole frame, read asked -> frame written",
          f"{ms(times.frame)} ({frame_ms / raw_ms:.1f}x baseline; "

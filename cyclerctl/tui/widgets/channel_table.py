@@ -111,8 +111,6 @@ def cells_of(row: ChannelRow) -> dict[str, str | Text]:
 
 #: more channels than this appearing or disappearing at once: refill the table instead
 REFILL_AFTER = 16
-#: rows repainted per frame when values change (see ChannelTable._repaint_rows)
-REPAINT_SLICE = 12
 
 #: a rendered cell: one list of segments per line
 _CellLines = list[list[Segment]]
@@ -171,8 +169,6 @@ class ChannelTable(DataTable[str | Text]):
         self.cells_built_directly = 0  # cells painted without Rich (tests check it runs)
         super().__init__(id=id, cursor_type="row", zebra_stripes=True, fixed_columns=1)
         self._shown: dict[str, dict[str, str | Text]] = {}
-        self._rows_to_repaint: set[int] = set()  # row indexes, painted REPAINT_SLICE a frame
-        self._repaint_scheduled = False
 
     # -- rendering: DataTable's cell hook, cached by value ---------------------------------
 
@@ -310,46 +306,10 @@ class ChannelTable(DataTable[str | Text]):
         if not changed:
             return
         data = self._data
-        rows: set[str] = set()
         for channel, column, value in changed:
             data[RowKey(channel)][ColumnKey(column)] = value
-            rows.add(channel)
-        self._update_count += 1  # every line drawn from now on shows the new values
-        self._repaint_rows(rows)
-
-    def _repaint_rows(self, channels: set[str]) -> None:
-        """Repaint the rows of ``channels`` that are on screen, REPAINT_SLICE rows per
-        frame. A frame that repainted every row at once (256 channels changing each
-        second: ~45 rows on screen) held the UI thread 30-80 ms on a loaded PC (py-spy:
-        Screen._compositor_refresh → DataTable.render_line, ~half the UI thread in the
-        key phase of bench/tui.py), and a key pressed then waited for all of it. In
-        slices, a key waits for one slice at most; the last slice is on screen a few
-        frames (1/60 s each) later. Rows off screen need nothing: they are drawn with
-        their new values when scrolled into view."""
-        first = int(self.scroll_y)
-        last = first + max(0, self.size.height - (self.header_height if self.show_header else 0))
-        locations = self._row_locations
-        for channel in channels:
-            index = locations.get(RowKey(channel))
-            if index is not None and first <= index <= last:
-                self._rows_to_repaint.add(index)
-        if self._rows_to_repaint and not self._repaint_scheduled:
-            self._repaint_slice()
-
-    def _repaint_slice(self) -> None:
-        self._repaint_scheduled = False
-        pending = sorted(self._rows_to_repaint)
-        for index in pending[:REPAINT_SLICE]:
-            self.refresh_row(index)
-        self._rows_to_repaint.difference_update(pending[:REPAINT_SLICE])
-        if self._rows_to_repaint:
-            self._repaint_scheduled = True
-            self.call_after_refresh(self._repaint_slice)
-
-    @property
-    def repaint_pending(self) -> bool:
-        """Rows whose new values are not painted yet (the benchmark waits for none)."""
-        return bool(self._rows_to_repaint)
+        self._update_count += 1
+        self.refresh()
 
     @property
     def selected_channel(self) -> str | None:
