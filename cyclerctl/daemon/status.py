@@ -8,7 +8,7 @@ from typing import Any
 
 from cyclerctl.config import Config
 from cyclerctl.store import TERMINAL_STATUSES, Store
-from cyclerctl.store.owners import ORPHANED, dead_owners
+from cyclerctl.store.owners import ORPHANED, dead_owners, is_foreground
 from cyclerctl.store.records import utcnow
 
 #: a channel whose run is in (or ended with) one of these gets a line saying why
@@ -169,12 +169,18 @@ def format_status(channels: list[dict[str, Any]], daemons: list[dict[str, Any]])
             reason = f" ({row['end_reason']})" if row.get("end_reason") else ""
             alarm = f": {row['alarm']}" if row.get("alarm") else ""
             lines.append(f"{row['channel']}: run {row['run_id']} {status}{reason}{alarm}")
+        elif row.get("state") == ORPHANED:
+            lines.append(
+                f"{row['channel']}: run {row['run_id']} orphaned: its owner {row.get('daemon')} "
+                f"is gone; `cyclerctl resume {row['run_id']}` takes it over"
+            )
     if not daemons:
         lines.append("no daemon has ever run against this database (cyclerctl daemon --config …)")
     for d in daemons:
         alive = "alive" if d["alive"] else "NOT RESPONDING"
+        kind = "foreground run" if is_foreground(d["name"]) else "daemon"
         lines.append(
-            f"daemon {d['name']} on {d['host']} (pid {d['pid']}): {alive}, heartbeat "
+            f"{kind} {d['name']} on {d['host']} (pid {d['pid']}): {alive}, heartbeat "
             f"{d['heartbeat_age_s']:.1f} s ago; channels {', '.join(d['channels']) or '-'}"
         )
     return "\n".join(lines)

@@ -219,7 +219,10 @@ def test_a_run_killed_with_9_is_orphaned_and_resume_completes_it(
     listing = capsys.readouterr().out
     assert " orphaned " in listing, listing
     assert main(["status", "--db", url]) == 0
-    assert "orphaned" in capsys.readouterr().out
+    status = capsys.readouterr().out
+    assert "run 1 orphaned: its owner run@" in status and "`cyclerctl resume 1`" in status
+    assert "foreground run run@" in status and "NOT RESPONDING" in status
+    print(listing, status, sep="")
     assert main(["resume", "1", "--db", url]) == 0  # virtual time: seconds
     out = capsys.readouterr().out
     assert "taken over from run@" in out and "run 1: completed (completed)" in out
