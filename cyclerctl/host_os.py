@@ -67,7 +67,13 @@ def pid_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:  # someone else's process: it exists
-        return True
+        pass
+    if sys.platform == "linux":  # killed but not yet reaped by its parent: a zombie
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return True
+        return stat.rpartition(")")[2].split()[:1] != ["Z"]
     return True
 
 

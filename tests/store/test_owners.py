@@ -70,3 +70,19 @@ def test_an_owner_on_another_pc_is_judged_by_its_heartbeat(store: Store, plan: P
     store.set_status(run.id, "completed", end_reason="completed")
     ended = store.get_run(run.id)
     assert ended is not None and not orphaned(ended, _owners(store), stale_after_s=STALE_S)
+
+
+def test_a_killed_process_not_yet_reaped_counts_as_gone() -> None:
+    from cyclerctl.host_os import pid_alive
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        if sys.platform == "linux":  # exited, its parent (this test) has not reaped it
+            deadline = 100
+            while pid_alive(child.pid) and deadline:
+                deadline -= 1
+                subprocess.run([sys.executable, "-c", "import time; time.sleep(0.05)"])
+            assert not pid_alive(child.pid)
+    finally:
+        child.wait()
+    assert not pid_alive(child.pid) and pid_alive(os.getpid())
