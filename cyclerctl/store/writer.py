@@ -42,12 +42,13 @@ from typing import Any, Final
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy import exc as sa_exc
 
+from cyclerctl.store import models
 from cyclerctl.store.batch import Batch, write_batches, write_events
 from cyclerctl.store.database import SQLITE_BEGIN
-from cyclerctl.store.outage_journal import OutageJournal
+from cyclerctl.store.outage_journal import JournalContents, OutageJournal
 from cyclerctl.store.records import (
     IMPEDANCE_ROW_DTYPE,
     SAMPLE_ROW_DTYPE,
@@ -686,12 +687,8 @@ class SharedWriter:
         self.replayed.set()
         return True
 
-    def _write_journal(self, contents: Any) -> dict[str, object]:
+    def _write_journal(self, contents: JournalContents) -> dict[str, object]:
         """One transaction: every run's journalled items as one batch, and its receipt."""
-        from sqlalchemy import select
-
-        from cyclerctl.store import models
-
         runs = contents.by_run()
         journal_id = contents.journal_id
         if not runs:
