@@ -44,6 +44,7 @@ MAX_SPEED = 1e9  # real time × speed: past this, use virtual time (realtime = f
 _DAEMON_KEYS = {
     *("name", "heartbeat", "stale_after", "poll", "stall_alarm", "instrument_lost_after"),
     "store_outage_alarm",
+    "journal",
 }
 _INSTRUMENT_KEYS = {
     *("name", "driver", "address", "options", "channels", "cells", "speed", "realtime"),
@@ -74,6 +75,9 @@ class DaemonSettings:
     instrument_lost_after_s: float = 600.0
     #: the database unwritable this long: a store_outage notification ([[notify]])
     store_outage_alarm_s: float = 30.0
+    #: the outage journal file (what the store holds while the database is unwritable);
+    #: None: the default, see :meth:`Config.journal_path`
+    journal: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +152,19 @@ class Config:
     web: WebSettings = field(default_factory=WebSettings)
     #: ``[[notify]]``: who hears of safety stops, failures, lost instruments…
     notify: tuple[NotifyTarget, ...] = ()
+
+    def journal_path(self) -> Path:
+        """The daemon's outage journal: ``[daemon] journal`` (relative to the config file),
+        else beside the config file when its folder is writable, else in the user's state
+        folder (:func:`cyclerctl.host_os.user_state_dir`); one file per daemon name."""
+        from cyclerctl.host_os import user_state_dir
+
+        if self.daemon.journal is not None:
+            return self.daemon.journal
+        name = "".join(c if c.isalnum() or c in "-_." else "_" for c in self.daemon.name)
+        if self.path is not None and os.access(self.path.parent, os.W_OK):
+            return self.path.parent / f"{self.path.stem}.{name}.journal"
+        return user_state_dir() / f"{name}.journal"
 
     @property
     def channel_names(self) -> tuple[str, ...]:
@@ -394,7 +411,14 @@ class _Reader:
                 f"must be at least twice the heartbeat ({heartbeat:g} s): a daemon that is "
                 "only late would be taken for dead",
             )
-        return DaemonSettings(name, heartbeat, stale, poll, stall, lost, outage)
+        journal_name = self.string(table, (*at, "journal"), required=False)
+        journal = None
+        if journal_name is not None:
+            journal = self.file.parent / Path(journal_name).expanduser()
+            if journal.is_dir():
+                self.error((*at, "journal"), f"is a folder, give a file name: {journal}")
+                journal = None
+        return DaemonSettings(name, heartbeat, stale, poll, stall, lost, outage, journal)
 
     def web(self, table: Any) -> WebSettings:
         if table is None:

@@ -24,12 +24,13 @@ from cyclerctl.cli.common import (
     run_arg,
 )
 from cyclerctl.cli.inputs import channel_limits, load_plan, overrides, protocol_args
+from cyclerctl.cli.takeover import add_takeover_args
 from cyclerctl.config import Config, default_operator
 
 # the commands a running daemon takes for a run, with their line in `cyclerctl --help`
 RUN_COMMANDS = (
     ("pause", "pause a run at a safe point (the cell rests; resume continues the step)"),
-    ("resume", "resume a paused run where it was"),
+    ("resume", "resume a paused run where it was, or take over an orphaned one here"),
     ("stop", "stop a run (or take a queued one out of the queue)"),
 )
 
@@ -70,8 +71,10 @@ def register(sub: Subparsers) -> None:
     db_arg(c)
 
     for kind, text in RUN_COMMANDS:
-        c = add_command(sub, kind, _command, text)
+        c = add_command(sub, kind, _resume if kind == "resume" else _command, text)
         c.set_defaults(kind=kind)
+        if kind == "resume":
+            add_takeover_args(c)
         run_arg(c)
         operator_arg(c, "asks")
         c.add_argument(
@@ -98,7 +101,17 @@ def _daemon(args: argparse.Namespace, config: Config) -> int:
     if args.check_config:
         return _check_config(args, config)
     store = open_store(args.db, config)
+    store.use_journal(config.journal_path())
     try:
+        # a journal left by a daemon that died during an outage goes in before any run
+        # resumes (their checkpoints may be in it); it waits for the database if need be
+        replayed = store.replay_journal()
+        if replayed.get("runs"):
+            print(
+                f"daemon: outage journal {config.journal_path()} replayed: "
+                f"{replayed['points']} point(s) of {replayed['runs']} run(s)",
+                file=sys.stderr,
+            )
         code = run_daemon(config, store)
     finally:
         try:
@@ -110,16 +123,16 @@ def _daemon(args: argparse.Namespace, config: Config) -> int:
 
 
 def _print_unit(args: argparse.Namespace, config: Config) -> int:
-    from cyclerctl import system
+    from cyclerctl import host_os
     from cyclerctl.daemon.service import systemd_unit
 
-    if system.IS_WINDOWS:
-        raise BadInput(f"--print-systemd-unit: {system.WINDOWS_SERVICE_NOTE}")
+    if host_os.IS_WINDOWS:
+        raise BadInput(f"--print-systemd-unit: {host_os.WINDOWS_SERVICE_NOTE}")
     print(
         systemd_unit(
             config,
-            executable=system.cyclerctl_executable(),
-            user=system.current_user(),
+            executable=host_os.cyclerctl_executable(),
+            user=host_os.current_user(),
             db=args.db,
         ),
         end="",
@@ -210,6 +223,30 @@ def _status(args: argparse.Namespace, config: Config) -> int:
     else:
         print(format_status(channels, daemons))
     return 0
+
+
+def _resume(args: argparse.Namespace, config: Config) -> int:
+    """A paused run of a live owner: the resume command, as before. An orphaned run (its
+    owner's process is gone): taken over and driven here. Anything else: a clear error."""
+    from cyclerctl.cli.takeover import take_over
+    from cyclerctl.store.owners import orphaned
+
+    store = open_store(args.db, config)
+    try:
+        run = find_run(store, args.run)
+        owners = {d.name: d for d in store.daemons()}
+        if orphaned(run, owners, stale_after_s=config.daemon.stale_after_s):
+            return take_over(args, config, store, run)
+    finally:
+        store.close()
+    if run.status == "paused":
+        return _command(args, config)
+    if run.status == "running":
+        raise BadInput(f"resume: run {run.id} is running (owned by {run.daemon or 'a process'})")
+    raise BadInput(
+        f"resume: run {run.id} is {run.status}: only a paused run or an orphaned one "
+        "(its owner process gone) can be resumed"
+    )
 
 
 def _command(args: argparse.Namespace, config: Config) -> int:

@@ -46,6 +46,8 @@ def register(sub: Subparsers) -> None:
 def _run(args: argparse.Namespace, config: Config) -> int:
     from cyclerctl.engine.compat import misfits
     from cyclerctl.engine.session import execute_run
+    from cyclerctl.foreground import owning
+    from cyclerctl.host_os import stop_on_signals
     from cyclerctl.instruments import Connection, open_setup
     from cyclerctl.progress import Progress
 
@@ -76,16 +78,23 @@ def _run(args: argparse.Namespace, config: Config) -> int:
         store = open_store(args.db, config)
         progress = Progress(plan, quiet=args.quiet or args.json)
         try:
-            report = execute_run(
-                store,
-                plan,
-                channel,
-                instrument=instrument.identity.as_dict(),
-                chamber=setup.chamber,
-                operator=default_operator(args.operator, config),
-                on_step_end=progress.step_ended,
-                on_start=progress.started,
-            )
+            # SIGTERM / SIGHUP (Windows: Ctrl-Break, the console closed) stop the run as
+            # Ctrl-C does; the owner row lets a run whose process died show as orphaned
+            with (
+                owning(store, channel.name, every_s=config.daemon.heartbeat_s) as owner,
+                stop_on_signals(),
+            ):
+                report = execute_run(
+                    store,
+                    plan,
+                    channel,
+                    instrument=instrument.identity.as_dict(),
+                    chamber=setup.chamber,
+                    operator=default_operator(args.operator, config),
+                    on_step_end=progress.step_ended,
+                    on_start=progress.started,
+                    owner=owner,
+                )
             results = store.results(report.run.id)
         finally:
             store.close()

@@ -48,14 +48,22 @@ def register(sub: Subparsers) -> None:
 
 
 def _runs(args: argparse.Namespace, config: Config) -> int:
+    import dataclasses
+
     from cyclerctl.progress import format_runs
+    from cyclerctl.store.owners import shown_status
 
     store = open_store(args.db, config)
     try:
         runs = store.list_runs(limit=args.limit, source=args.source)
         files = {r.id: store.imported_file(r.id) for r in runs} if args.source else {}
+        owners = {d.name: d for d in store.daemons()}
     finally:
         store.close()
+    # an active run whose owner process is gone is shown as orphaned (`cyclerctl resume`)
+    stale = config.daemon.stale_after_s
+    runs = [dataclasses.replace(r, status=shown_status(r, owners, stale_after_s=stale))
+            for r in runs]  # fmt: skip
     if args.json:
         print_json([{**r.as_dict(), **({"file": files[r.id]} if r.id in files else {})}
                     for r in runs])  # fmt: skip

@@ -8,6 +8,7 @@ from typing import Any
 
 from cyclerctl.config import Config
 from cyclerctl.store import TERMINAL_STATUSES, Store
+from cyclerctl.store.owners import ORPHANED, dead_owners, is_foreground
 from cyclerctl.store.records import utcnow
 
 #: a channel whose run is in (or ended with) one of these gets a line saying why
@@ -29,12 +30,20 @@ def status_rows(store: Store, config: Config) -> tuple[list[dict[str, Any]], lis
             "queued": waiting.get(name, 0),
         }
     reasons = _end_reasons(store, [r["run_id"] for r in rows.values() if r.get("run_id")])
+    owners = store.daemons()
+    gone = dead_owners(owners, stale_after_s=config.daemon.stale_after_s)
     channels = []
     for name in sorted(rows, key=_channel_order):
         row = rows[name]
         status = row.get("status")
         active = status in ("running", "paused")
         row["state"] = status if active else "idle"
+        if (
+            active
+            and row.get("daemon") is not None
+            and row["daemon"] in gone | ({row["daemon"]} - {d.name for d in owners})
+        ):
+            row["state"] = ORPHANED  # its owner died: `cyclerctl resume RUN` takes it over
         if not active:
             row["last_status"] = status if status in TERMINAL_STATUSES else None
         row["eta_s"] = _eta_s(row) if active else None
@@ -43,13 +52,12 @@ def status_rows(store: Store, config: Config) -> tuple[list[dict[str, Any]], lis
         if run_id is not None and _needs_attention(status, row["end_reason"]):
             row["alarm"] = _why(store, int(run_id), paused=status == "paused")
         channels.append({k: _jsonable(v) for k, v in row.items()})
-    stale = config.daemon.stale_after_s
     daemons = []
-    for daemon in store.daemons():
+    for daemon in owners:
         entry = daemon.as_dict()
         age = (now - daemon.heartbeat_at).total_seconds()
         entry["heartbeat_age_s"] = age
-        entry["alive"] = age <= stale
+        entry["alive"] = daemon.name not in gone  # a process gone from this PC: at once
         daemons.append(entry)
     return channels, daemons
 
@@ -190,12 +198,18 @@ def format_status(channels: list[dict[str, Any]], daemons: list[dict[str, Any]])
             reason = f" ({row['end_reason']})" if row.get("end_reason") else ""
             alarm = f": {row['alarm']}" if row.get("alarm") else ""
             lines.append(f"{row['channel']}: run {row['run_id']} {status}{reason}{alarm}")
+        elif row.get("state") == ORPHANED:
+            lines.append(
+                f"{row['channel']}: run {row['run_id']} orphaned: its owner {row.get('daemon')} "
+                f"is gone; `cyclerctl resume {row['run_id']}` takes it over"
+            )
     if not daemons:
         lines.append("no daemon has ever run against this database (cyclerctl daemon --config …)")
     for d in daemons:
         alive = "alive" if d["alive"] else "NOT RESPONDING"
+        kind = "foreground run" if is_foreground(d["name"]) else "daemon"
         lines.append(
-            f"daemon {d['name']} on {d['host']} (pid {d['pid']}): {alive}, heartbeat "
+            f"{kind} {d['name']} on {d['host']} (pid {d['pid']}): {alive}, heartbeat "
             f"{d['heartbeat_age_s']:.1f} s ago; channels {', '.join(d['channels']) or '-'}"
         )
     return "\n".join(lines)

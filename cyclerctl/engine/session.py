@@ -33,6 +33,7 @@ from cyclerctl.engine.control import RunControl
 from cyclerctl.engine.program import Position
 from cyclerctl.engine.resume import ResumePoint
 from cyclerctl.engine.runner import DETACHED, ChannelRunner, RunOutcome
+from cyclerctl.host_os import interruptible
 from cyclerctl.plan import Plan, SafetyLimit
 from cyclerctl.reanalysis import reanalyse
 from cyclerctl.store import (
@@ -74,8 +75,12 @@ def execute_run(
     on_step_end: Callable[[Position, StepRecord], None] | None = None,
     on_start: Callable[[RunInfo], None] | None = None,
     instrument_lost_after_s: float = 600.0,
+    owner: str | None = None,
 ) -> RunReport:
-    run = store.create_run(plan, operator=operator, instrument=instrument, channel=channel.name)
+    """Create the run (owned by ``owner``: see cyclerctl.store.owners) and drive it."""
+    run = store.create_run(
+        plan, operator=operator, instrument=instrument, channel=channel.name, daemon=owner
+    )
     if on_start is not None:
         on_start(run)
     return drive_run(
@@ -113,7 +118,8 @@ def drive_run(
 
     What is not an ``Exception`` (``SystemExit``…) ends the run as a fault does (``failed``,
     ``error:<its type>``, the channel stopped, an error event) and is raised again once the
-    run's end is recorded; a ``KeyboardInterrupt`` is the operator at the terminal.
+    run's end is recorded; a ``KeyboardInterrupt`` is the operator at the terminal (a
+    :class:`cyclerctl.host_os.StopSignal` names the signal: ``operator:SIGTERM``).
     """
     control = control or RunControl()
     stopped_earlier = _backlog_stop(store, run.id)
@@ -173,19 +179,25 @@ def _drive(
     """Run the plan: its outcome, and what must be raised again once the run's end is
     recorded. Every abrupt end stops the channel and says why in the run's own data."""
     try:
-        return runner.run(), None
-    except KeyboardInterrupt:
+        with interruptible():  # a stop signal lands here, never in the end's recording
+            outcome = runner.run()
+        return outcome, None
+    except KeyboardInterrupt as interrupt:
+        # Ctrl-C, or a stop signal turned into one (host_os.stop_on_signals: SIGTERM, the
+        # terminal closed…): the same orderly stop, the signal named in the end reason
         _stop_quietly(channel)
+        name = getattr(interrupt, "signal_name", None)
+        how = f"by {name}" if name else "from the terminal (Ctrl-C)"
         writer.event(
             EventRecord(
                 t=runner.run_time_s,
                 kind="operator",
                 severity="info",
-                message="interrupted from the terminal (Ctrl-C)",
-                data={},
+                message=f"interrupted {how}: the channel was stopped",
+                data={"signal": name} if name else {},
             )
         )
-        return _ended(runner, "stopped", "operator"), None
+        return _ended(runner, "stopped", f"operator:{name}" if name else "operator"), None
     except StoreBacklogFull as full:
         return _backlog_full(writer, runner, channel, full), None
     except Exception as exc:  # a driver or engine fault: record it, never lose the run

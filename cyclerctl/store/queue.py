@@ -319,7 +319,11 @@ def daemon_list(connection: Connection) -> list[DaemonInfo]:
     ]
 
 
-def _orphaned(daemon: str, stale_after_s: float) -> ColumnElement[bool]:
+def forget_daemon(connection: Connection, name: str) -> None:
+    connection.execute(models.daemons.delete().where(models.daemons.c.name == name))
+
+
+def _orphaned(daemon: str, stale_after_s: float, dead: Sequence[str] = ()) -> ColumnElement[bool]:
     """Active runs of ``daemon`` (it restarted) or of a daemon with no recent heartbeat.
 
     Runs without a daemon (started in the foreground by ``cyclerctl run``) are never
@@ -331,7 +335,7 @@ def _orphaned(daemon: str, stale_after_s: float) -> ColumnElement[bool]:
     return and_(
         runs.c.status.in_(ACTIVE_STATUSES),
         runs.c.daemon.is_not(None),
-        or_(runs.c.daemon == daemon, ~alive),
+        or_(runs.c.daemon == daemon, runs.c.daemon.in_(list(dead)), ~alive),
     )
 
 
@@ -349,11 +353,18 @@ def orphans(
     return [run_info(row) for row in connection.execute(query)]
 
 
-def adopt(connection: Connection, run_id: int, daemon: str, *, stale_after_s: float) -> bool:
+def adopt(
+    connection: Connection,
+    run_id: int,
+    daemon: str,
+    *,
+    stale_after_s: float,
+    dead: Sequence[str] = (),
+) -> bool:
     runs = models.runs
     previous = connection.execute(
         select(runs.c.daemon)
-        .where(runs.c.id == run_id, _orphaned(daemon, stale_after_s))
+        .where(runs.c.id == run_id, _orphaned(daemon, stale_after_s, dead))
         .with_for_update(of=runs)
     ).first()
     if previous is None:
@@ -367,7 +378,7 @@ def adopt(connection: Connection, run_id: int, daemon: str, *, stale_after_s: fl
                 at=utcnow(),
                 kind="adopted",
                 severity="warning",
-                message=f"daemon {daemon} took over from {previous.daemon} (no heartbeat)",
+                message=f"{daemon} took over from {previous.daemon} (no longer alive)",
                 data={"from": previous.daemon, "to": daemon},
             )
         )

@@ -6,6 +6,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -61,6 +62,7 @@ class Store:
         self.retry_max_s = retry_max_s
         self._shared: SharedWriter | None = None
         self._shared_lock = threading.Lock()
+        self.journal_path: Path | None = None  # the outage journal (use_journal)
 
     @classmethod
     def open(
@@ -424,13 +426,23 @@ class Store:
         with self.engine.connect() as connection:
             return queue.orphans(connection, daemon, stale_after_s=stale_after_s, channels=channels)
 
-    def adopt(self, run_id: int, daemon: str, *, stale_after_s: float) -> bool:
+    def forget_daemon(self, name: str) -> None:
+        """Remove an owner's row (a foreground run's process ending cleanly, or one found
+        dead and taken over)."""
+        with write_transaction(self.engine) as connection:
+            queue.forget_daemon(connection, name)
+
+    def adopt(
+        self, run_id: int, daemon: str, *, stale_after_s: float, dead: Sequence[str] = ()
+    ) -> bool:
         """Atomically make ``daemon`` the run's owner if the run is still orphaned (see
         orphaned_runs); False if it is not (another daemon adopted it first, its owner came
         back, it ended). A change of owner is recorded as an ``adopted`` event. Send a
-        heartbeat first: a daemon with none can itself be adopted from."""
+        heartbeat first: a daemon with none can itself be adopted from. ``dead``: owners
+        the caller found gone although their heartbeat is recent (their process is no
+        longer on this machine: :mod:`cyclerctl.store.owners`)."""
         with write_transaction(self.engine) as connection:
-            return queue.adopt(connection, run_id, daemon, stale_after_s=stale_after_s)
+            return queue.adopt(connection, run_id, daemon, stale_after_s=stale_after_s, dead=dead)
 
     def channel_status(self) -> list[dict[str, Any]]:
         """What ``cyclerctl status`` shows, one dict per channel_latest row, by channel:
@@ -533,6 +545,23 @@ class Store:
             run_id, channel=channel, flush_interval_s=flush_interval_s, max_rows=max_rows
         )
 
+    def use_journal(self, path: Path) -> None:
+        """Keep what the writer holds during a database outage in the local file ``path``
+        (see :mod:`cyclerctl.store.outage_journal`); call before the first writer opens."""
+        with self._shared_lock:
+            if self._shared is not None:
+                raise RuntimeError("use_journal: the writer is already running")
+            self.journal_path = Path(path)
+
+    def replay_journal(self, timeout: float | None = None) -> dict[str, object]:
+        """Replay an outage journal left by an earlier process, waiting for the database
+        if it is still unwritable (TimeoutError after ``timeout``); what it wrote. Call
+        before resuming runs: their checkpoints may be in it."""
+        shared = self.shared_writer()
+        if not shared.replayed.wait(timeout):
+            raise TimeoutError(f"the outage journal was not replayed in {timeout} s")
+        return dict(shared.last_replay)
+
     def shared_writer(self) -> SharedWriter:
         """The writer thread every run's handle feeds, started on first use."""
         with self._shared_lock:
@@ -540,9 +569,18 @@ class Store:
                 url = self.engine.url
                 if database.is_sqlite(url) and url.database in (None, "", ":memory:"):
                     raise ValueError("an in-memory SQLite database cannot be shared with a writer")
+                journal = None
+                engine = database.make_engine(url, dedicated=True)
+                if self.journal_path is not None:
+                    from cyclerctl.store.outage_journal import OutageJournal, quick_busy_timeout
+
+                    journal = OutageJournal(self.journal_path)
+                    if database.is_sqlite(url):
+                        quick_busy_timeout(engine)
                 self._shared = SharedWriter(
-                    database.make_engine(url, dedicated=True),
+                    engine,
                     backlog_rows=self.backlog_rows,
                     retry_max_s=self.retry_max_s,
+                    journal=journal,
                 )
             return self._shared

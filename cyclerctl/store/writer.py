@@ -21,6 +21,12 @@ event ("database unwritable for N s, M points held"). The points held are bounde
 (``backlog_rows``): past it, ``append_samples``/``append_impedance`` raise
 :class:`StoreBacklogFull` and the engine stops the run at a safe point; small records
 (events, steps, checkpoints) are still accepted so the stop itself can be recorded.
+
+With an outage journal (:mod:`cyclerctl.store.outage_journal`, ``[daemon] journal``), what
+is held also survives the process: from the first failed write on, every held item and
+every new one goes to the local journal file (fsynced within a second) instead of memory;
+when the database is writable again — in this process or the next one — the journal is
+replayed once, in order, in one transaction, before anything newer is written.
 """
 
 from __future__ import annotations
@@ -36,11 +42,13 @@ from typing import Any, Final
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy import exc as sa_exc
 
+from cyclerctl.store import models
 from cyclerctl.store.batch import Batch, write_batches, write_events
 from cyclerctl.store.database import SQLITE_BEGIN
+from cyclerctl.store.outage_journal import JournalContents, OutageJournal
 from cyclerctl.store.records import (
     IMPEDANCE_ROW_DTYPE,
     SAMPLE_ROW_DTYPE,
@@ -113,6 +121,7 @@ class RunWriter:
         self._deadline: float | None = None  # commit by then (first pending + interval)
         self._queued = 0  # ticket of the newest queued item
         self._committed = 0  # every item up to this ticket is committed
+        self._journalled = 0  # every item up to this ticket is in the outage journal
         self._error: BaseException | None = None
         self._closing = False
 
@@ -201,12 +210,16 @@ class RunWriter:
             if self._closing:
                 raise RuntimeError(f"writer for run {self.run_id} is closed")
             rows = _rows(item)
-            self._pending.append(item)
-            self._pending_rows += rows
             self._queued += 1
-            if self._deadline is None:
-                self._deadline = time.monotonic() + self.flush_interval_s
-            shared.added(rows, deadline=self._deadline, due=self._pending_rows >= self.max_rows)
+            if shared.journalling:  # the database is unwritable: straight to the local file
+                shared.journal_item(self, item, rows)
+                self._journalled = self._queued
+            else:
+                self._pending.append(item)
+                self._pending_rows += rows
+                if self._deadline is None:
+                    self._deadline = time.monotonic() + self.flush_interval_s
+                shared.added(rows, deadline=self._deadline, due=self._pending_rows >= self.max_rows)
             if bounded and shared.backlog_full():
                 # the block is held with the rest (nothing measured is dropped); the bound
                 # is overshot by at most one block per run, since the run stops now
@@ -251,6 +264,16 @@ class RunWriter:
             self._deadline = None
         return Taken(items, newest=self._queued - len(self._pending), more=bool(self._pending))
 
+    def spill(self, journal: OutageJournal) -> int:
+        """Move every pending item into the journal, in order; the rows moved."""
+        rows = self._pending_rows
+        for item in self._pending:
+            journal.append(self.run_id, self.channel, item, _rows(item))
+        if self._pending:
+            self._journalled = self._queued
+        self._pending, self._pending_rows, self._deadline = [], 0, None
+        return rows
+
     def committed_up_to(self, ticket: int) -> None:
         """Every item up to ``ticket`` is committed."""
         self._committed = max(self._committed, ticket)
@@ -294,6 +317,7 @@ class _RunBatch:
 
     writer: RunWriter
     batch: Batch = field(default_factory=Batch)
+    items: list[object] = field(default_factory=list)  # as taken, in order (for the journal)
     newest: int = 0  # ticket of the newest item in the batch
     points_held: int = 0  # sample rows held since the outage began
 
@@ -309,6 +333,7 @@ class SharedWriter:
         retry_first_s: float = RETRY_FIRST_S,
         retry_max_s: float = RETRY_MAX_S,
         close_outage_s: float = CLOSE_OUTAGE_S,
+        journal: OutageJournal | None = None,
     ) -> None:
         if backlog_rows <= 0 or retry_first_s <= 0 or retry_max_s < retry_first_s:
             raise ValueError("backlog_rows and retry delays must be positive, first ≤ max")
@@ -328,6 +353,16 @@ class SharedWriter:
         self.outage_since: float | None = None  # monotonic; None: the database is writable
         self.outage_cause: BaseException | None = None
         self._connection: Connection | None = None
+        self.journal = journal
+        #: held items go to the journal, not memory (guarded by lock)
+        self.journalling = False
+        self._journal_rows = 0  # rows in the journal, not yet replayed
+        #: a journal left by an earlier process is replayed before anything else is written
+        self._replay_due = journal is not None and journal.has_data()
+        self.replayed = threading.Event()  # that replay is done (set at once if none)
+        if not self._replay_due:
+            self.replayed.set()
+        self.last_replay: dict[str, object] = {}  # what the last replay wrote, for logs/tests
         self._thread = threading.Thread(target=self._main, name="store-writer", daemon=True)
         self._thread.start()
         _OPEN_SHARED.add(self)
@@ -370,6 +405,12 @@ class SharedWriter:
         if wake:
             self.lock.notify_all()
 
+    def journal_item(self, writer: RunWriter, item: object, rows: int) -> None:  # lock held
+        assert self.journal is not None
+        self.journal.append(writer.run_id, writer.channel, item, rows)
+        self.held_rows += rows
+        self._journal_rows += rows
+
     def request_commit(self) -> None:  # with lock held
         self._due = True
         self.lock.notify_all()
@@ -405,7 +446,14 @@ class SharedWriter:
         delay = self.retry_first_s
         try:
             while True:
-                stopping = self._wait(delay)
+                stopping = self._wait(delay, replay=self._replay_due)
+                if self._replay_due or self.journalling:
+                    if not self._replay():
+                        delay = min(delay * 2, self.retry_max_s)
+                        if stopping:  # what is held is on disk: the next start replays it
+                            break
+                        continue
+                    delay = self.retry_first_s
                 self._take(held)
                 if held:
                     if self._commit(held):
@@ -414,6 +462,8 @@ class SharedWriter:
                         # unwritable: retry later, also when closing (close(timeout) is
                         # the caller's bound on how long to wait for the database)
                         delay = min(delay * 2, self.retry_max_s)
+                        if stopping and self.journalling:
+                            break
                         continue
                 if stopping:
                     with self.lock:
@@ -426,14 +476,26 @@ class SharedWriter:
                     writer.fail_if_waiting(exc)
         finally:
             self._drop_connection()
+            if self.journal is not None:
+                if self.journalling or self._replay_due:
+                    log.warning(
+                        "stopping with the database unwritable: %d rows are in the outage "
+                        "journal %s, replayed at the next start",
+                        self._journal_rows,
+                        self.journal.path,
+                    )
+                self.journal.close()
             with self.lock:
                 self.stopped = True
                 self.lock.notify_all()
             self.engine.dispose()
 
-    def _wait(self, delay: float) -> bool:
+    def _wait(self, delay: float, *, replay: bool = False) -> bool:
         """Sleep until there is something to commit (while the database is unwritable:
-        until the next retry, ``delay`` from now); True when closing."""
+        until the next retry, ``delay`` from now; a journal to replay: not at all); True
+        when closing."""
+        if replay and self.outage_since is None:
+            return self._stopping
         with self.lock:
             retry_at = None if self.outage_since is None else time.monotonic() + delay
             while True:
@@ -474,6 +536,7 @@ class SharedWriter:
                 taken = writer.take()
                 for item in taken.items:
                     entry.batch.add(item)
+                    entry.items.append(item)
                     if self.outage_since is not None:
                         entry.points_held += _sample_rows(item)
                 entry.newest = taken.newest
@@ -548,6 +611,9 @@ class SharedWriter:
 
     def _unwritable(self, held: dict[int, _RunBatch], exc: BaseException) -> None:
         self._drop_connection()  # a fresh connection for the next try (a restarted server)
+        if self.journal is not None:
+            with self.lock:
+                self._spill(held)
         with self.lock:
             if self.outage_since is None:
                 self.outage_since = time.monotonic()
@@ -556,6 +622,125 @@ class SharedWriter:
                     entry.points_held = sum(len(block) for block in entry.batch.samples)
             self.outage_cause = exc
             self.lock.notify_all()  # appends may now be refused
+
+    def _spill(self, held: dict[int, _RunBatch]) -> None:  # with lock held
+        """The database is unwritable: everything held — taken by the thread (older), then
+        still pending in the handles — goes to the journal, each run's items in order;
+        from now on new items go there directly."""
+        assert self.journal is not None
+        rows = 0
+        for entry in held.values():
+            writer = entry.writer
+            for item in entry.items:
+                self.journal.append(writer.run_id, writer.channel, item, _rows(item))
+            writer._journalled = max(writer._journalled, entry.newest)
+            rows += entry.batch.rows
+        held.clear()
+        for writer in self._writers.values():
+            rows += writer.spill(self.journal)
+        self._journal_rows += rows
+        self.journalling = True
+
+    def _replay(self) -> bool:
+        """Write the journal to the database in one transaction (each run's items in
+        order, with its receipt event); False: still unwritable (what arrived meanwhile
+        joins the journal, after what is in it)."""
+        assert self.journal is not None
+        with self.lock:
+            self.journalling = False  # new items are newer than the journal: memory again
+        contents = self.journal.read()
+        if not contents.items:  # nothing was held: the next commit tells if it is writable
+            self.journal.clear()
+            with self.lock:
+                self._replay_due = False
+            self.replayed.set()
+            return True
+        try:
+            applied = self._write_journal(contents)
+        except Exception as exc:
+            if not is_unwritable(exc):
+                raise
+            self._drop_connection()
+            with self.lock:
+                if self.outage_since is None:
+                    self.outage_since = time.monotonic()
+                    log.warning("database unwritable, the outage journal is kept: %s", exc)
+                self.outage_cause = exc
+                self._spill({})
+                self.lock.notify_all()
+            return False
+        self.journal.clear()
+        with self.lock:
+            for writer in self._writers.values():
+                writer.committed_up_to(writer._journalled)
+            self.held_rows = max(0, self.held_rows - self._journal_rows)
+            self._journal_rows = 0
+            self._replay_due = False
+            self.last_replay = applied
+            self.lock.notify_all()
+        if contents.items:
+            log.warning(
+                "outage journal %s replayed: %s points for %s run(s) (%s already stored)",
+                contents.journal_id, applied["points"], applied["runs"], applied["skipped_runs"],
+            )  # fmt: skip
+        self._recovered()
+        self.replayed.set()
+        return True
+
+    def _write_journal(self, contents: JournalContents) -> dict[str, object]:
+        """One transaction: every run's journalled items as one batch, and its receipt."""
+        runs = contents.by_run()
+        journal_id = contents.journal_id
+        if not runs:
+            return {"journal": journal_id, "runs": 0, "points": 0, "skipped_runs": 0}
+        if self.outage_since is not None:
+            seconds = time.monotonic() - self.outage_since
+        elif contents.created_at is not None:
+            seconds = max(0.0, time.time() - contents.created_at)
+        else:
+            seconds = 0.0
+        if self.outage_cause is not None:
+            cause = f"{type(self.outage_cause).__name__}: {self.outage_cause}"[:500]
+        else:  # replayed at start: the process that saw the outage is gone
+            cause = "unknown: journalled by an earlier process"
+        connection = self._connect()
+        with connection.begin():
+            events = models.events
+            receipts = connection.execute(
+                select(events.c.run_id, events.c.data).where(
+                    events.c.run_id.in_(list(runs)), events.c.kind == OUTAGE_EVENT
+                )
+            )
+            done = {r.run_id for r in receipts if (r.data or {}).get("journal") == journal_id}
+            batches, receipts_out, points = [], [], 0
+            for run_id, (channel, items) in runs.items():
+                if run_id in done:
+                    continue
+                batch = Batch()
+                for item in items:
+                    batch.add(item)
+                count = sum(_sample_rows(item) for item in items)
+                points += count
+                batches.append((run_id, channel, batch))
+                message = (
+                    f"database unwritable for {seconds:.0f} s, {count} points held in the "
+                    f"outage journal and replayed"
+                )
+                data = {"unwritable_s": seconds, "points_held": count, "journal": journal_id,
+                        "journal_path": str(self.journal.path if self.journal else ""),
+                        "cause": cause}  # fmt: skip
+                receipts_out.append(
+                    (run_id, EventRecord(OUTAGE_EVENT, message, severity="warning", data=data))
+                )
+            write_batches(connection, batches)
+            if receipts_out:
+                write_events(connection, receipts_out)
+        return {
+            "journal": journal_id,
+            "runs": len(batches),
+            "points": points,
+            "skipped_runs": len(done),
+        }
 
     def _committed(self, *entries: _RunBatch) -> None:
         with self.lock:  # one wake-up for every waiter, however many runs committed

@@ -30,6 +30,7 @@ from cyclerctl.store import (
     Store,
     models,
 )
+from cyclerctl.store.owners import ORPHANED, owner_alive
 from cyclerctl.store.records import StepRecord, utcnow
 from cyclerctl.tui.format import channel_order
 
@@ -54,7 +55,8 @@ class ChannelRow:
     """One channel as the overview shows it."""
 
     channel: str
-    state: str  # idle, queued, running, paused, done, safety stop, failed, interrupted, offline
+    state: str  # idle, queued, running, paused, done, safety stop, failed, interrupted,
+    # offline, orphaned
     run_id: int | None = None
     status: str | None = None  # the run's own status
     protocol: str | None = None
@@ -195,7 +197,11 @@ class LabData:
         now = self.clock()
         stale_after = self.config.daemon.stale_after_s
         daemons = self.store.daemons()
-        alive = {d.name for d in daemons if not d.is_stale(stale_after, now)}
+        alive = {  # a run owner on this PC whose process is gone is not alive either
+            d.name
+            for d in daemons
+            if owner_alive(d, stale_after_s=stale_after, now=now, host=self.host)
+        }
         served: dict[str, bool] = {}  # channel → some alive daemon drives it
         for daemon in daemons:
             for channel in daemon.channels:
@@ -228,7 +234,9 @@ class LabData:
         state = _STATE_OF_STATUS.get(status or "", "idle")
         active = status in ("running", "paused")
         owner = row.get("daemon")
-        if (active and owner is not None and owner not in alive) or served is False:
+        if active and owner is not None and owner not in alive:
+            state = ORPHANED  # its owner died: `cyclerctl resume` or a daemon takes it over
+        elif served is False:
             state = "offline"
         queued = int(row.get("queued") or 0)
         if state == "idle" and queued:

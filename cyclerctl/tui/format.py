@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 
 #: states a channel is shown in that ask the technician to look
-ATTENTION_STATES: frozenset[str] = frozenset({"safety stop", "offline", "failed", "interrupted"})
+ATTENTION_STATES: frozenset[str] = frozenset(
+    {"safety stop", "offline", "orphaned", "failed", "interrupted"}
+)
 
 
 def duration(seconds: float | None) -> str:

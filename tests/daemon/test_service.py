@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cyclerctl import system
+from cyclerctl import host_os
 from cyclerctl.cli import main
 
 from .conftest import PROTOCOL, DaemonProcess, Lab, sim, wait_for
@@ -35,11 +35,11 @@ def test_the_systemd_unit_runs_this_daemon_as_me_with_absolute_paths(
     assert main(["daemon", "--config", config.name, "--print-systemd-unit"]) == 0
     unit = capsys.readouterr().out
     print(unit)
-    exe = system.cyclerctl_executable()
+    exe = host_os.cyclerctl_executable()
     assert exe.is_absolute() and exe.name == "cyclerctl"
     lines = unit.splitlines()
     assert "Restart=on-failure" in lines
-    assert f"User={system.current_user()}" in lines
+    assert f"User={host_os.current_user()}" in lines
     assert f"ExecStartPre={exe} daemon --check-config --config {config.resolve()}" in lines
     assert f"ExecStart={exe} daemon --config {config.resolve()}" in lines
     assert "WantedBy=multi-user.target" in lines and "[Service]" in lines

@@ -237,3 +237,30 @@ async def test_one_detail_screen_serves_every_run_without_leftovers(make_app: Ma
         await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen))
         assert app.screen.query_one(StepTable).row_count == 0
         assert "no run yet" in str(app.screen.query_one("#head", Static).content)
+
+
+@sync
+async def test_the_key_bar_is_rebuilt_only_when_its_keys_change(make_app: MakeApp) -> None:
+    from textual.widgets._footer import FooterKey
+
+    from cyclerctl.tui.widgets.footer import KeyFooter
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: table(app).row_count == 4)
+        await pilot.pause()
+        overview = app.screen
+        keys = list(overview.query_one(KeyFooter).query(FooterKey))
+        assert [k.description for k in keys][:2] == ["launch", "pause"]
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen))
+        await pilot.pause()
+        detail_keys = [k.description for k in app.screen.query_one(KeyFooter).query(FooterKey)]
+        assert detail_keys[0] == "back"  # the detail screen's own keys
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is overview)
+        await pilot.pause()
+        assert list(overview.query_one(KeyFooter).query(FooterKey)) == keys  # the same widgets
+        overview.query_one(KeyFooter).bindings_changed(overview)  # nothing changed: no-op
+        await pilot.pause()
+        assert list(overview.query_one(KeyFooter).query(FooterKey)) == keys

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from datetime import datetime, timedelta
@@ -91,3 +92,20 @@ def test_run_tui_reports_a_bad_config_and_exits_2(tmp_path: Path) -> None:
     bad = tmp_path / "lab.toml"
     bad.write_text("[daemon]\nnope = 1\n", encoding="utf-8")
     assert run_tui(f"sqlite:///{tmp_path / 'x.db'}", str(bad), read_only=True) == 2
+
+
+def test_a_run_whose_owner_process_died_is_orphaned(lab_url: str, lab_config: Config) -> None:
+    from cyclerctl.protocol import load_plan
+
+    data = lab(lab_url, lab_config)
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()  # a process that is gone: `cyclerctl run` killed with -9
+    owner = f"run@test-pc:{child.pid}"
+    data.store.heartbeat(owner, host="test-pc", pid=child.pid, channels=["sim:4"])
+    run = data.store.create_run(load_plan("li-cu-ce", "li-qse-cu"), operator="ana",
+                                instrument={}, channel="sim:4", daemon=owner)  # fmt: skip
+    rows = {row.channel: row for row in data.overview()}
+    assert rows["sim:4"].state == "orphaned" and rows["sim:4"].run_id == run.id
+    data.store.heartbeat(owner, host="test-pc", pid=os.getpid(), channels=["sim:4"])
+    assert {r.channel: r.state for r in data.overview()}["sim:4"] == "running"  # alive again
+    data.store.close()

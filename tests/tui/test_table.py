@@ -106,3 +106,30 @@ async def test_a_filter_that_hides_most_rows_keeps_the_order_and_the_cursor() ->
         await pilot.pause()
         assert table.row_count == len(rows) and table.selected_channel == selected
         assert table.get_row_index(rows[-1].channel) == len(rows) - 1
+
+
+@sync
+async def test_rows_appended_at_once_paint_and_move_like_rows_added_one_by_one() -> None:
+    from cyclerctl.tui.widgets.channel_table import COLUMNS, cells_of
+
+    rows = lab_rows(3)
+    screens = []
+    for bulk in (True, False):
+        app = TableApp()
+        async with app.run_test(size=SIZE) as pilot:
+            table = app.query_one(ChannelTable)
+            if bulk:
+                table.show_rows(rows)  # 30 rows into an empty table: the bulk refill
+            else:  # DataTable's own path, row by row
+                for row in rows:
+                    cells = cells_of(row)
+                    table.add_row(*(cells[key] for key, _ in COLUMNS), key=row.channel)
+            await pilot.pause()
+            assert table.row_count == len(rows)
+            assert table.virtual_size.height == len(rows) + 1  # the header line
+            await pilot.press(*["down"] * 20, "up")  # past the screen's end: it scrolls
+            await pilot.pause()
+            assert table.cursor_row == 19 and table.selected_channel == rows[19].channel
+            assert table.scroll_y > 0
+            screens.append(app.export_screenshot(title="t"))
+    assert screens[0] == screens[1]

@@ -8,13 +8,14 @@ from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.widgets import Static, TabbedContent, TabPane
 
 from cyclerctl.store import TERMINAL_STATUSES
 from cyclerctl.tui.data import LabData, RunDetail, Trace
 from cyclerctl.tui.format import duration
 from cyclerctl.tui.messages import CommandRun
 from cyclerctl.tui.screens.polling import PollingScreen
+from cyclerctl.tui.widgets.footer import KeyFooter
 from cyclerctl.tui.widgets.plots import NyquistPlot, TracePlot
 from cyclerctl.tui.widgets.run_tables import EventTable, PlanTable, ResultsView, StepTable
 
@@ -61,7 +62,7 @@ class DetailScreen(PollingScreen):
                 yield EventTable(id="event-table")
             with TabPane("Results", id="results"):
                 yield ResultsView(id="results-view")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one(NyquistPlot).display = False

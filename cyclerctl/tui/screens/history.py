@@ -7,11 +7,12 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from cyclerctl.tui.data import HistoryRow, LabData
 from cyclerctl.tui.messages import ShowRun
 from cyclerctl.tui.screens.polling import PollingScreen
+from cyclerctl.tui.widgets.footer import KeyFooter
 
 _STATUS_STYLES = {"completed": "cyan", "stopped": "yellow"}
 
@@ -31,7 +32,7 @@ class HistoryScreen(PollingScreen):
     def compose(self) -> ComposeResult:
         yield Static("[b]History[/b]: finished runs, newest first (Enter: open)")
         yield DataTable[str | Text](id="history", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

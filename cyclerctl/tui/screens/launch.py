@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, Label, Select, Static
+from textual.widgets import Button, Input, Label, Select, Static
 
 from cyclerctl.plan import Plan
 from cyclerctl.protocol import (
@@ -34,6 +34,7 @@ from cyclerctl.tui.launch_form import (
     parameters_of,
 )
 from cyclerctl.tui.messages import WithOperator
+from cyclerctl.tui.widgets.footer import KeyFooter
 
 #: the cell Select's value for "I'll type the cell in"
 ENTER_CELL = "\0enter"
@@ -102,7 +103,7 @@ class LaunchScreen(Screen[int | None]):
         with Horizontal(id="buttons"):  # always in view, however long the form
             yield Button("Launch", variant="success", id="launch", disabled=True)
             yield Button("Cancel", id="cancel")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#protocol", Select).focus()

@@ -7,13 +7,14 @@ from typing import Any, ClassVar
 from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from cyclerctl.tui.data import ChannelRow, LabData
 from cyclerctl.tui.format import ATTENTION_STATES
 from cyclerctl.tui.messages import CommandRun, LaunchOnChannel, OpenChannel
 from cyclerctl.tui.screens.polling import PollingScreen
 from cyclerctl.tui.widgets.channel_table import ChannelTable
+from cyclerctl.tui.widgets.footer import KeyFooter
 
 #: the state filter cycles through these ("attention" is any state in ATTENTION_STATES)
 STATE_FILTERS: tuple[str, ...] = ("all", "running", "paused", "idle", "done", "attention")
@@ -57,7 +58,7 @@ class OverviewScreen(PollingScreen):
     def compose(self) -> ComposeResult:
         yield Static(id="title")
         yield ChannelTable(id="channels")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         super().on_mount()
