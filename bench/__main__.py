@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench import daemon, daemon_memory, dry_run, export, ingest, readback, tui
+from bench import daemon, daemon_memory, dry_run, export, ingest, readback, scale, tui
 from bench.machine import describe, print_rows
 
 
@@ -21,6 +21,7 @@ def main() -> None:
     rows += ingest.table(args.quick)
     rows += readback.table(args.quick)
     rows += daemon_memory.table(args.quick)
+    rows += scale.table(args.quick)  # issue 20: many channels on one daemon
     rows += tui.table(args.quick)  # in its own process, bounded in time
     print_rows(rows)
 

@@ -99,7 +99,12 @@ def dry_run_cpu_per_point(cycles: int) -> float:
 
 
 def loaded(
-    folder: Path, channels: int, window_s: float, *, interval_s: float = 1.0, trips: int = 0,
+    folder: Path,
+    channels: int,
+    window_s: float,
+    *,
+    interval_s: float = 1.0,
+    trips: int = 0,
     rest_s: float = 20.0,
 ) -> dict[str, object]:
     """One run per channel (the last ``trips`` of them into a safety limit) on one daemon:
@@ -191,12 +196,30 @@ def histogram(per_channel: np.ndarray, edges: tuple[float, ...]) -> Rows:
     return rows
 
 
+def _cpu_rows(got: dict[str, object], channels: int, dry: float) -> Rows:
+    cpu_pp = float(got["cpu_per_point"])  # type: ignore[arg-type]
+    return [
+        (
+            f"  daemon, {channels} sim channels at 1 Hz: CPU per stored point: µs; "
+            "÷ dry run's (≤ 8)",
+            f"{cpu_pp * 1e6:.0f}; {cpu_pp / dry:.1f}",
+        ),
+        (
+            "    CPU % of a core; points stored per s",
+            f"{float(got['cpu_share']) * 100:.1f}; {float(got['points_per_s']):.0f}",  # type: ignore[arg-type]
+        ),
+    ]
+
+
 def table(quick: bool) -> Rows:
+    """Full: 256, 1024 and 128 channels, 30 s windows. Quick (the test suite): 8 and 4
+    channels, 3 s windows, the CPU figure taken from the many-channel run."""
     sizes = (
-        {"cpu": 4, "many": 8, "fast": 4, "trips": 2, "window": 3.0, "cycles": 2}
+        {"cpu": 0, "many": 8, "fast": 4, "trips": 2, "window": 3.0, "cycles": 2, "rest": 1}
         if quick
-        else {"cpu": 256, "many": 1024, "fast": 128, "trips": 32, "window": 30.0, "cycles": 10}
-    )
+        else {"cpu": 256, "many": 1024, "fast": 128, "trips": 32, "window": 30.0, "cycles": 10,
+              "rest": 20}
+    )  # fmt: skip
     window = float(sizes["window"])
     dry = dry_run_cpu_per_point(int(sizes["cycles"]))
     rows: Rows = [
@@ -206,19 +229,10 @@ def table(quick: bool) -> Rows:
         )
     ]
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp) / "cpu"
-        folder.mkdir()
-        got = loaded(folder, int(sizes["cpu"]), window)
-        cpu_pp = float(got["cpu_per_point"])  # type: ignore[arg-type]
-        rows += [
-            (
-                f"  daemon, {sizes['cpu']} sim channels at 1 Hz: CPU per stored point: µs; "
-                "÷ dry run's (≤ 8)",
-                f"{cpu_pp * 1e6:.0f}; {cpu_pp / dry:.1f}",
-            ),
-            ("    CPU % of a core; points stored per s", f"{float(got['cpu_share']) * 100:.1f}; "  # type: ignore[arg-type]
-             f"{float(got['points_per_s']):.0f}"),  # type: ignore[arg-type]
-        ]
+        if sizes["cpu"]:
+            folder = Path(tmp) / "cpu"
+            folder.mkdir()
+            rows += _cpu_rows(loaded(folder, int(sizes["cpu"]), window), int(sizes["cpu"]), dry)
         channels = int(sizes["many"])
         folder = Path(tmp) / "idle"
         folder.mkdir()
@@ -228,8 +242,12 @@ def table(quick: bool) -> Rows:
         folder = Path(tmp) / "many"
         folder.mkdir()
         got, peak_mb, threads = with_peaks(
-            lambda: loaded(folder, channels, window, trips=int(sizes["trips"]))
+            lambda: loaded(
+                folder, channels, window, trips=int(sizes["trips"]), rest_s=float(sizes["rest"])
+            )
         )
+        if not sizes["cpu"]:
+            rows += _cpu_rows(got, channels, dry)
         every, per_channel = _lag_rows(got)
         reactions = np.asarray(got["reactions"])
         rows += [

@@ -17,6 +17,8 @@ from __future__ import annotations
 import threading
 import time
 
+from cyclerctl.engine.scheduler import COALESCE_S, Task, current_task
+
 
 class RunControl:
     """Thread-safe flags the engine polls, and a wake-up for its sleeps."""
@@ -31,6 +33,7 @@ class RunControl:
         #: or not started): a watchdog tells a hung driver call from a quiet channel by it
         self.alive_at: float | None = None
         self.requested_by: dict[str, str] = {}  # request kind → who asked (for events)
+        self._parked: set[Task] = set()  # scheduler tasks waiting on a request (issue 20)
 
     # -- requests (any thread) ------------------------------------------------------------
 
@@ -91,20 +94,46 @@ class RunControl:
         self.alive_at = time.monotonic()
 
     def sleep(self, seconds: float) -> None:
-        """Sleep up to ``seconds``; a new request cuts it short."""
+        """Sleep up to ``seconds``; a new request cuts it short. On a scheduler's task the
+        task is parked on the scheduler's timers instead of blocking the thread."""
+        task = current_task()
         with self._changed:
             seen = self._generation
-            self._changed.wait_for(lambda: self._generation != seen, seconds)
+            if task is None:
+                self._changed.wait_for(lambda: self._generation != seen, seconds)
+                return
+        deadline = time.monotonic() + seconds
+        # the scheduler runs a task up to COALESCE_S early, with the others then due
+        while self._generation == seen and time.monotonic() < deadline - COALESCE_S:
+            self._park(task, deadline)
 
     def wait_while_paused(self) -> None:
         """Block while paused; returns on resume, stop or detach."""
         self.alive_at = None  # waiting on purpose: nothing for a watchdog to see
-        with self._changed:
-            self._changed.wait_for(
-                lambda: not self._pause or self.stop_event.is_set() or self._detach
-            )
+        task = current_task()
+        if task is None:
+            with self._changed:
+                self._changed.wait_for(self._unpaused)
+        else:
+            while not self._unpaused():
+                self._park(task, None)
         self.beat()
+
+    def _unpaused(self) -> bool:
+        return not self._pause or self.stop_event.is_set() or self._detach
+
+    def _park(self, task: Task, deadline: float | None) -> None:
+        """Park ``task`` until ``deadline`` or the next request, whichever comes first."""
+        with self._changed:
+            self._parked.add(task)
+        try:
+            task.park(deadline)
+        finally:
+            with self._changed:
+                self._parked.discard(task)
 
     def _notify(self) -> None:  # with self._changed held
         self._generation += 1
         self._changed.notify_all()
+        for task in self._parked:
+            task.wake()
