@@ -156,7 +156,7 @@ class ChannelScheduler:
                     if task.parked and token == task.token:
                         ready.append(task)
                 if ready:
-                    return ready
+                    return list(dict.fromkeys(ready))  # a task woken and due: once
                 if self._tasks == 0:
                     self._thread = None  # the next submit starts a new thread
                     return None
