@@ -8,8 +8,9 @@ file is ``--config PATH``, else ``CYCLERCTL_CONFIG``, else ``./cyclerctl.toml`` 
 exists.
 
 The daemon's part of the file: ``[daemon]`` (name, heartbeat, stale_after), the instruments
-it drives (``[[instruments]]``, each with hard per-channel ``[instruments.limits]``) and the
-temperature chambers (``[[chambers]]``). Every error names the file, the line and the
+it drives (``[[instruments]]``, each with hard per-channel ``[instruments.limits]``), the
+temperature chambers (``[[chambers]]``) and who is told when something happens
+(``[[notify]]``, :mod:`cyclerctl.notify.targets`). Every error names the file, the line and the
 field (``lab.toml:12: instruments[2].driver: …``); the CLI exits 2 on any of them.
 """
 
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cyclerctl.notify.targets import NotifyTarget, read_targets
 from cyclerctl.plan import SafetyLimit
 
 DEFAULT_DB = "sqlite:///cyclerctl.db"
@@ -39,12 +41,19 @@ LIMIT_KINDS = {
 #: the daemon build millions of channels).
 MAX_CHANNEL = 4096
 MAX_SPEED = 1e9  # real time × speed: past this, use virtual time (realtime = false)
-_DAEMON_KEYS = {"name", "heartbeat", "stale_after", "poll", "stall_alarm", "instrument_lost_after"}
+_DAEMON_KEYS = {
+    *("name", "heartbeat", "stale_after", "poll", "stall_alarm", "instrument_lost_after"),
+    "store_outage_alarm",
+}
 _INSTRUMENT_KEYS = {
     *("name", "driver", "address", "options", "channels", "cells", "speed", "realtime"),
     *("limits", "chamber"),
 }
 _CHAMBER_KEYS = {"name", "driver", "address", "options", "instruments"}
+_WEB_KEYS = {"listen", "auth"}
+_WEB_AUTH_KEYS = {"token", "token_file", "users"}
+#: how a stored password hash starts (cyclerctl.web.auth.hash_password writes them)
+PASSWORD_HASH_PREFIX = "pbkdf2_sha256$"
 
 
 class ConfigError(Exception):
@@ -63,6 +72,28 @@ class DaemonSettings:
     #: an instrument out of reach this long ends its runs (instrument:lost); until then the
     #: runs pause (host-sequenced) or go on reading (steps running on board)
     instrument_lost_after_s: float = 600.0
+    #: the database unwritable this long: a store_outage notification ([[notify]])
+    store_outage_alarm_s: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class WebSettings:
+    """``[web]``: where ``cyclerctl web`` listens and who may read the pages.
+
+    Secrets follow the database password's rules (:mod:`cyclerctl.credentials`): the token
+    comes from ``$CYCLERCTL_WEB_TOKEN``, from ``[web.auth] token`` only when the config file
+    is owner-only, or from ``token_file`` (owner-only, read when the server starts); users'
+    passwords are stored only as hashes (``cyclerctl.web.auth.hash_password``).
+    """
+
+    listen: str | None = None  # "HOST:PORT"; None: the default, 127.0.0.1:8765
+    token: str | None = None
+    token_file: Path | None = None
+    users: Mapping[str, str] = field(default_factory=dict)  # name → password hash
+
+    @property
+    def auth_configured(self) -> bool:
+        return bool(self.token or self.token_file or self.users)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +145,9 @@ class Config:
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
     instruments: tuple[InstrumentConfig, ...] = ()
     chambers: tuple[ChamberConfig, ...] = ()
+    web: WebSettings = field(default_factory=WebSettings)
+    #: ``[[notify]]``: who hears of safety stops, failures, lost instruments…
+    notify: tuple[NotifyTarget, ...] = ()
 
     @property
     def channel_names(self) -> tuple[str, ...]:
@@ -223,6 +257,8 @@ class _Reader:
         daemon = self.daemon(daemon_table)
         instruments = self.instruments(data.get("instruments", []))
         chambers = self.chambers(data.get("chambers", []), instruments)
+        web = self.web(data.get("web"))
+        notify = read_targets(data.get("notify"), self.file, self.error)
         if self.sink.errors:
             raise ConfigError("\n".join(str(e) for e in self.sink.errors))
         return Config(
@@ -235,6 +271,8 @@ class _Reader:
             daemon,
             instruments,
             chambers,
+            web,
+            notify,
         )
 
     def backlog_rows(self, database: Mapping[str, Any]) -> int | None:
@@ -349,13 +387,90 @@ class _Reader:
         lost = self.duration(
             table, (*at, "instrument_lost_after"), defaults.instrument_lost_after_s
         )
+        outage = self.duration(table, (*at, "store_outage_alarm"), defaults.store_outage_alarm_s)
         if stale < 2 * heartbeat:
             self.error(
                 (*at, "stale_after"),
                 f"must be at least twice the heartbeat ({heartbeat:g} s): a daemon that is "
                 "only late would be taken for dead",
             )
-        return DaemonSettings(name, heartbeat, stale, poll, stall, lost)
+        return DaemonSettings(name, heartbeat, stale, poll, stall, lost, outage)
+
+    def web(self, table: Any) -> WebSettings:
+        if table is None:
+            return WebSettings()
+        if not isinstance(table, dict):
+            self.error(("web",), 'must be a table such as { listen = "127.0.0.1:8765" }')
+            return WebSettings()
+        self.unknown(table, ("web",), _WEB_KEYS)
+        listen = self.string(table, ("web", "listen"), required=False)
+        if listen is not None:
+            from cyclerctl.web.listen import ListenError, parse_listen
+
+            try:
+                parse_listen(listen)
+            except ListenError as exc:
+                self.error(("web", "listen"), str(exc))
+                listen = None
+        auth = table.get("auth", {})
+        if not isinstance(auth, dict):
+            self.error(("web", "auth"), "must be a table with token_file, token or users")
+            return WebSettings(listen)
+        self.unknown(auth, ("web", "auth"), _WEB_AUTH_KEYS)
+        return WebSettings(
+            listen, self.web_token(auth), self.secret_file(auth, ("web", "auth", "token_file")),
+            self.web_users(auth),
+        )  # fmt: skip
+
+    def web_token(self, auth: Mapping[str, Any]) -> str | None:
+        from cyclerctl.credentials import readable_by_others
+
+        token = self.string(auth, ("web", "auth", "token"), required=False)
+        if token is None:
+            return None
+        loose = readable_by_others(self.file)
+        if loose is not None:
+            self.error(
+                ("web", "auth", "token"),
+                f"a token here needs {self.file} readable by its owner only, it has {loose}:"
+                f" chmod 600 {self.file}, or move it to token_file or $CYCLERCTL_WEB_TOKEN",
+            )
+            return None
+        if len(token) < 16:
+            self.error(("web", "auth", "token"), "too short to guess hard: 16 characters or more")
+            return None
+        return token
+
+    def secret_file(self, table: Mapping[str, Any], at: KeyPath) -> Path | None:
+        name = self.string(table, at, required=False)
+        if name is None:
+            return None
+        path = self.file.parent / Path(name).expanduser()
+        if not path.is_file():
+            self.error(at, f"no such file: {path}")
+            return None
+        return path
+
+    def web_users(self, auth: Mapping[str, Any]) -> dict[str, str]:
+        at: KeyPath = ("web", "auth", "users")
+        users = auth.get("users", {})
+        if not isinstance(users, dict):
+            self.error(at, 'a table of user = "password hash" (cyclerctl web --hash-password)')
+            return {}
+        found: dict[str, str] = {}
+        for name, hashed in users.items():
+            if not isinstance(hashed, str) or not hashed.startswith(PASSWORD_HASH_PREFIX):
+                self.error(
+                    (*at, name),
+                    f"must be a password hash ({PASSWORD_HASH_PREFIX}…), never the password:"
+                    " make one with `cyclerctl web --hash-password`",
+                )
+                continue
+            if ":" in name or not name.strip():
+                self.error((*at, name), "a user name without ':' (HTTP Basic sends user:password)")
+                continue
+            found[name] = hashed
+        return found
 
     def instruments(self, value: Any) -> tuple[InstrumentConfig, ...]:
         found: list[InstrumentConfig] = []

@@ -43,16 +43,21 @@ class Progress:
 
     def _close_cycle(self) -> None:
         if self._cycle > 0:
-            ce = self._discharge_Ah / self._charge_Ah if self._charge_Ah > 0 else float("nan")
-            self._say(
-                f"  cycle {self._cycle}: charge {self._charge_Ah * 1e3:.4f} mAh, "
-                f"discharge {self._discharge_Ah * 1e3:.4f} mAh, CE {ce:.4f}"
-            )
+            self._say(format_cycle(self._cycle, self._charge_Ah, self._discharge_Ah))
         self._charge_Ah = self._discharge_Ah = 0.0
 
     def _say(self, line: str) -> None:
         if not self.quiet:
             print(line, file=self.out, flush=True)
+
+
+def format_cycle(cycle: int, charge_Ah: float, discharge_Ah: float) -> str:
+    """A finished cycle's line: its charge, discharge and coulombic efficiency."""
+    ce = discharge_Ah / charge_Ah if charge_Ah > 0 else float("nan")
+    return (
+        f"  cycle {cycle}: charge {charge_Ah * 1e3:.4f} mAh, "
+        f"discharge {discharge_Ah * 1e3:.4f} mAh, CE {ce:.4f}"
+    )
 
 
 def format_results(results: Mapping[str, Result]) -> list[str]:

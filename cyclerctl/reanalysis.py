@@ -8,7 +8,7 @@ the same data and the same analysis version give the same numbers.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from cyclerctl.analysis import Analysis, RunData, analyse, dqdv
@@ -34,11 +34,24 @@ def run_data(store: Store, run_id: int) -> RunData:
     )
 
 
-def reanalyse(store: Store, run_id: int, *, end_reason: str | None = None) -> Analysis:
-    """Compute the run's results and store them (replacing earlier ones)."""
+def reanalyse(
+    store: Store,
+    run_id: int,
+    *,
+    end_reason: str | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> Analysis:
+    """Compute the run's results and store them (replacing earlier ones).
+
+    ``options`` override the protocol's ``[analysis]`` options for this computation, e.g.
+    ``{"form": "sigma_T"}`` for the other Arrhenius form or ``{"drt": True}``; the stored
+    results' sources say which were used.
+    """
     data = run_data(store, run_id)
     if end_reason is not None:  # the run is ending now: its row does not say so yet
         data = dataclasses.replace(data, end_reason=end_reason)
+    if options:
+        data = dataclasses.replace(data, options={**data.options, **options})
     analysis = analyse(data)
     store.save_results(run_id, analysis.results, analysis_version=analysis.version)
     return analysis

@@ -52,6 +52,7 @@ def test_wheel_installs_only_the_cyclerctl_package_with_library_and_migrations(w
     assert "cyclerctl/library/ncm622-cycling.toml" in names
     assert "cyclerctl/library/cells/ncm622-coin.toml" in names
     assert "cyclerctl/migrations/env.py" in names
+    assert "cyclerctl/web/static/app.js" in names and "cyclerctl/web/static/app.css" in names
     assert any(n.startswith("cyclerctl/migrations/versions/") for n in names)
 
 

@@ -15,17 +15,28 @@ strip + plate pairs. Qc is *measured*: the mean charge of the n cycle plates (th
 mean an efficiency: the cell shorted (a short's current is not stripped Li), the final strip
 is missing or did not end on the voltage cut-off (Li is left on the Cu), or a cycle strip
 hit the cut-off (the reservoir ran out, so n·Qc was not cycled). ``conditioning_ce`` is the
-strip/plate ratio of the conditioning pair.
+strip/plate ratio of the conditioning pair. ``li_cu_cycles`` is the per-cycle table:
+for each of the n cycles its strip and plate charges, their ratio, and the strip and plate
+overpotentials (median |V|).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from cyclerctl.analysis.run import RunData, first_short, is_abnormal, quantity, steps_named
+import numpy as np
+
+from cyclerctl.analysis.run import (
+    RunData,
+    first_short,
+    is_abnormal,
+    quantity,
+    step_samples,
+    steps_named,
+)
 from cyclerctl.store import Result, StepRecord
 
-ANALYSIS_VERSION = "li-cu-ce/1"
+ANALYSIS_VERSION = "li-cu-ce/2"
 VOLTAGE_CUTOFF = "limit:voltage"
 
 
@@ -108,14 +119,70 @@ def _conditioning(run: RunData) -> dict[str, Result]:
     plate, strip = plates[0], strips[0]
     if is_abnormal(plate.end_reason) or is_abnormal(strip.end_reason) or strip.end_reason is None:
         return {}
+    # the first plating onto fresh Cu forms the SEI first: a protocol may give that its own
+    # step (the cell falls from its ~3 V OCV); that charge went into the Cu too, and is lost
+    sei = [s for s in steps_named(run, "SEI formation") if s.step < strip.step]
+    plated_Ah = plate.discharge_Ah + sum(s.discharge_Ah for s in sei)
     return {
         "conditioning_ce": Result(
-            value=strip.charge_Ah / plate.discharge_Ah,
+            value=strip.charge_Ah / plated_Ah,
             unit="1",
-            source={"steps": [plate.step, strip.step], "strip_end_reason": strip.end_reason},
+            source={
+                "steps": [*(s.step for s in sei), plate.step, strip.step],
+                "strip_end_reason": strip.end_reason,
+                "sei_formation_mAh": sum(s.discharge_Ah for s in sei) * 1e3,
+            },
+        )
+    }
+
+
+def _overpotential_mV(run: RunData, step: StepRecord) -> float | None:
+    """Median |V| of a step's points: on Li | Cu the cell voltage is the Cu electrode's
+    potential against Li, i.e. the overpotential of plating (V < 0) or stripping (V > 0)."""
+    V = step_samples(run, step)["V"]
+    return float(np.median(np.abs(V))) * 1e3 if V.size else None
+
+
+def cycle_table(run: RunData) -> dict[str, Result]:
+    """``li_cu_cycles``: one row per strip + plate cycle of the n cycles (also an
+    unfinished last one): charges, the strip/plate ratio and both overpotentials."""
+    table: list[dict[str, Any]] = []
+    row: dict[str, Any] | None = None
+    for s in steps_named(run, "cycle strip", "cycle plate"):
+        if s.name == "cycle strip" or row is None:
+            row = {
+                "cycle": len(table) + 1,
+                "strip_mAh": None,
+                "plate_mAh": None,
+                "strip_plate_ratio": None,
+                "strip_overpotential_mV": None,
+                "plate_overpotential_mV": None,
+                "strip_end_reason": None,
+                "plate_end_reason": None,
+                "steps": [],
+            }
+            table.append(row)
+        half = "strip" if s.name == "cycle strip" else "plate"
+        row[f"{half}_mAh"] = (s.charge_Ah if half == "strip" else s.discharge_Ah) * 1e3
+        row[f"{half}_overpotential_mV"] = _overpotential_mV(run, s)
+        row[f"{half}_end_reason"] = s.end_reason
+        row["steps"].append(s.step)
+        if row["strip_mAh"] is not None and row["plate_mAh"]:
+            row["strip_plate_ratio"] = row["strip_mAh"] / row["plate_mAh"]
+    if not table:
+        return {}
+    steps = [st for r in table for st in r["steps"]]
+    return {
+        "li_cu_cycles": Result(
+            data=table,
+            source={
+                "steps": [steps[0], steps[-1]],
+                "strip_plate_ratio": "strip charge / plate charge of the same cycle",
+                "overpotential": "median |V| of the half cycle's points",
+            },
         )
     }
 
 
 def analyse_li_cu_ce(run: RunData) -> dict[str, Result]:
-    return {**_conditioning(run), **_ce_avg(run)}
+    return {**_conditioning(run), **_ce_avg(run), **cycle_table(run)}

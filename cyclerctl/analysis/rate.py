@@ -7,7 +7,9 @@ rate form a group, so the return to the first rate is a group of its own. Per gr
 mean discharge capacity, in mAh/g with an active mass (and always in mAh).
 
 Results: the table ``rate_capability`` [{rate_C, cycles, cycle_numbers, discharge_mAh_g,
-discharge_mAh}]; per rate, from its first group, ``discharge_mAh_g_<rate>C`` (or
+discharge_mAh, coulombic_efficiency (discharge / charge of the same cycle, the group's mean),
+retention_pct_of_slowest (the group's mean discharge as % of the slowest rate's first group)}];
+per rate, from its first group, ``discharge_mAh_g_<rate>C`` (or
 ``discharge_mAh_<rate>C`` without a mass) with the rate written 0p1, 0p2, 0p5, 1, 2;
 ``capacity_recovery`` = the last group at the first rate / the first group at it.
 """
@@ -22,7 +24,7 @@ import numpy as np
 from cyclerctl.analysis.run import RunData, median_abs_current_A, parse_value
 from cyclerctl.store import Result
 
-ANALYSIS_VERSION = "rate-capability/1"
+ANALYSIS_VERSION = "rate-capability/2"
 
 
 def rate_label(rate_C: float) -> str:
@@ -68,6 +70,15 @@ def group_discharges(run: RunData, capacity_Ah: float, rates: list[float]) -> li
     return groups
 
 
+def charge_by_cycle(run: RunData) -> dict[int, float]:
+    """Charge (Ah) put in per cycle: the sum over its charge steps."""
+    out: dict[int, float] = {}
+    for s in run.steps:
+        if s.charge_Ah > s.discharge_Ah:
+            out[s.cycle] = out.get(s.cycle, 0.0) + s.charge_Ah
+    return out
+
+
 def _rates(run: RunData) -> list[float]:
     raw = run.parameters.get("rates", run.options.get("rates")) or []
     parsed = (parse_value(r, "c_rate") for r in (raw if isinstance(raw, list) else [raw]))
@@ -87,9 +98,14 @@ def analyse_rate_capability(run: RunData) -> dict[str, Result]:
     mass_g = cell.active_mass_kg * 1e3 if cell.active_mass_kg else None
     table: list[dict[str, Any]] = []
     results: dict[str, Result] = {}
+    charge = charge_by_cycle(run)
+    slowest = min(groups, key=lambda g: (g.rate_C, groups.index(g)))
     for g in groups:
         mAh = g.mean_Ah * 1e3
         mAh_g = mAh / mass_g if mass_g else None
+        ces = [
+            q / charge[c] for q, c in zip(g.discharge_Ah, g.cycles, strict=True) if charge.get(c)
+        ]
         table.append(
             {
                 "rate_C": g.rate_C,
@@ -97,6 +113,8 @@ def analyse_rate_capability(run: RunData) -> dict[str, Result]:
                 "cycle_numbers": g.cycles,
                 "discharge_mAh_g": mAh_g,
                 "discharge_mAh": mAh,
+                "coulombic_efficiency": sum(ces) / len(ces) if ces else None,
+                "retention_pct_of_slowest": 100.0 * g.mean_Ah / slowest.mean_Ah,
             }
         )
         name = f"discharge_mAh_g_{rate_label(g.rate_C)}C" if mass_g else None
@@ -109,7 +127,14 @@ def analyse_rate_capability(run: RunData) -> dict[str, Result]:
             )
     steps = [s for g in groups for s in g.steps]
     results["rate_capability"] = Result(
-        data=table, source={"steps": [steps[0], steps[-1]], "capacity_Ah_for_1C": capacity}
+        data=table,
+        source={
+            "steps": [steps[0], steps[-1]],
+            "capacity_Ah_for_1C": capacity,
+            "coulombic_efficiency": "discharge / charge of the same cycle, mean over the group",
+            "retention_pct_of_slowest": f"mean discharge / that of the first {slowest.rate_C:g}C "
+            "group x 100",
+        },
     )
     first = groups[0]
     later = [g for g in groups[1:] if g.rate_C == first.rate_C]

@@ -24,11 +24,15 @@ from cyclerctl.cli import (
     db,
     hardware,
     library,
+    notify,
     plan,
+    protocol_files,
     queue,
     run,
     runs,
     tui,
+    watch,
+    web,
 )
 from cyclerctl.cli.common import EXIT_BAD_INPUT, EXIT_UNREACHABLE, BadInput
 from cyclerctl.config import ConfigError, load_config
@@ -38,8 +42,9 @@ __all__ = ["COMMANDS", "main", "parser"]
 
 # in the order `cyclerctl --help` lists them
 COMMANDS: tuple[ModuleType, ...] = (
-    library, plan, run, runs, hardware, commission, db, queue, tui, data
-)
+    library, protocol_files, plan, run, runs, watch, hardware, commission, db, queue, notify,
+    tui, web, data,
+)  # fmt: skip
 
 
 def parser() -> argparse.ArgumentParser:

@@ -17,6 +17,9 @@ from cyclerctl.credentials import shown
 
 EXIT_BAD_INPUT = 2
 EXIT_UNREACHABLE = 1
+#: A finished run's exit code by its final status (`run`, `watch`, `resume`): the CLI's own
+#: table, so that a command that only reads runs (`watch`) does not import the engine.
+EXIT_BY_STATUS = {"completed": 0, "safety_stop": 1, "failed": 1, "stopped": 3, "interrupted": 3}
 
 Subparsers = Any  # argparse's _SubParsersAction, which it does not export
 Handler = Callable[[argparse.Namespace, Config], int]

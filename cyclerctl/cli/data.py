@@ -1,4 +1,5 @@
-"""`cyclerctl export`, `report` and `import`: data out to other tools, and EC-Lab data in."""
+"""`cyclerctl export`, `report` and `import`: data out to other tools, and every cycler's
+files in (Neware, Arbin, Maccor, EC-Lab, BDF: cyclerctl.readers)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,11 @@ import argparse
 from pathlib import Path
 
 from cyclerctl.cli.common import (
-    BadInput,
     Subparsers,
     add_command,
     db_arg,
     find_run,
+    json_arg,
     open_store,
     operator_arg,
     run_arg,
@@ -31,9 +32,19 @@ def register(sub: Subparsers) -> None:
     c.add_argument("-o", "--output", required=True, help="folder to write")
     db_arg(c)
 
-    c = add_command(sub, "import", _import, "bring an EC-Lab .mpr/.mpt file in as a run")
-    c.add_argument("file", help="an EC-Lab .mpr or .mpt file")
-    c.add_argument("--cell", required=True, help="a cell file, or a name from `cyclerctl cells`")
+    c = add_command(
+        sub, "import", _import, "bring cyclers' files in as runs (files or folders, recursively)"
+    )
+    c.add_argument(
+        "paths", nargs="+", metavar="PATH",
+        help="Neware .ndax/.nda, Arbin .res, Maccor .0NN, EC-Lab .mpr/.mpt, BDF .csv/.parquet, "
+        "or a folder of them",
+    )  # fmt: skip
+    c.add_argument(
+        "--cell", help="a cell file or library name: what the files do not say (mass, area)"
+    )
+    c.add_argument("--force", action="store_true", help="import a file already imported again")
+    json_arg(c, "one JSON line per file")
     operator_arg(c, "imports it")
     db_arg(c)
 
@@ -65,22 +76,19 @@ def _report(args: argparse.Namespace, config: Config) -> int:
 
 
 def _import(args: argparse.Namespace, config: Config) -> int:
-    from cyclerctl.ecimport import import_eclab
     from cyclerctl.protocol import load_cell
+    from cyclerctl.readers.console import run_import
 
-    path = Path(args.file)
-    if not path.is_file():
-        raise BadInput(f"{path}: no such file")
-    cell = load_cell(args.cell)
+    cell = load_cell(args.cell) if args.cell else None
     store = open_store(args.db, config)
     try:
-        try:
-            run_id = import_eclab(
-                store, path, cell, operator=default_operator(args.operator, config)
-            )
-        except ValueError as exc:
-            raise BadInput(f"{path}: {exc}") from None
+        return run_import(
+            store,
+            args.paths,
+            cell,
+            force=args.force,
+            as_json=args.json,
+            operator=default_operator(args.operator, config),
+        )
     finally:
         store.close()
-    print(f"{path} → run {run_id}")
-    return 0

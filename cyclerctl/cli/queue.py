@@ -38,6 +38,17 @@ def register(sub: Subparsers) -> None:
     c = add_command(sub, "daemon", _daemon, "run the scheduler for the config's instruments")
     config_arg(c)
     db_arg(c)
+    service = c.add_mutually_exclusive_group()
+    service.add_argument(
+        "--check-config",
+        action="store_true",
+        help="check the config, reach the database, list the instruments, then exit (0 or 2)",
+    )
+    service.add_argument(
+        "--print-systemd-unit",
+        action="store_true",
+        help="print a systemd unit that runs this daemon as you (see README, Lab PC set-up)",
+    )
 
     c = add_command(sub, "submit", _submit, "queue a run for a channel (a daemon starts it)")
     protocol_args(c)
@@ -48,6 +59,12 @@ def register(sub: Subparsers) -> None:
     db_arg(c)
 
     c = add_command(sub, "status", _status, "every channel: state, run, step, cycle, V, I, ETA")
+    c.add_argument(
+        "--check",
+        action="store_true",
+        help="for monitoring (Nagios style): one line per problem (a daemon not responding, "
+        "a channel in alarm), exit 1 if any, else one OK line and exit 0",
+    )
     json_arg(c)
     config_arg(c)
     db_arg(c)
@@ -76,6 +93,10 @@ def _daemon(args: argparse.Namespace, config: Config) -> int:
         )
     if not config.instruments:
         raise BadInput(f"{config.path}: instruments: the daemon needs at least one [[instruments]]")
+    if args.print_systemd_unit:
+        return _print_unit(args, config)
+    if args.check_config:
+        return _check_config(args, config)
     store = open_store(args.db, config)
     try:
         code = run_daemon(config, store)
@@ -86,6 +107,52 @@ def _daemon(args: argparse.Namespace, config: Config) -> int:
             print(f"daemon: points not stored: {exc}", file=sys.stderr)
             code = EXIT_UNREACHABLE
     return code
+
+
+def _print_unit(args: argparse.Namespace, config: Config) -> int:
+    from cyclerctl import system
+    from cyclerctl.daemon.service import systemd_unit
+
+    if system.IS_WINDOWS:
+        raise BadInput(f"--print-systemd-unit: {system.WINDOWS_SERVICE_NOTE}")
+    print(
+        systemd_unit(
+            config,
+            executable=system.cyclerctl_executable(),
+            user=system.current_user(),
+            db=args.db,
+        ),
+        end="",
+    )
+    return 0
+
+
+def _check_config(args: argparse.Namespace, config: Config) -> int:
+    """The config was read (its errors exit 2 before this); reach the database, list."""
+    from cyclerctl.daemon.service import check_lines
+    from cyclerctl.notify.targets import NotifySecretError
+
+    for target in config.notify:
+        try:
+            target.resolved()
+        except NotifySecretError as exc:
+            raise BadInput(f"{config.path}: {exc}") from None
+    store = open_store(args.db, config)  # BadInput (exit 2) when it cannot be reached
+    try:
+        store.daemons()  # a real query: the server answers and the schema is there
+        url = store.url
+    finally:
+        store.close()
+    for line in check_lines(config, url, schema_ok=True):
+        print(line)
+    if config.notify:
+        from cyclerctl.notify.send import NotifyUnavailable, load_apprise
+
+        try:
+            load_apprise()
+        except NotifyUnavailable as exc:
+            raise BadInput(f"{config.path}: [[notify]]: {exc}") from None
+    return 0
 
 
 def _submit(args: argparse.Namespace, config: Config) -> int:
@@ -120,13 +187,24 @@ def _submit(args: argparse.Namespace, config: Config) -> int:
 
 
 def _status(args: argparse.Namespace, config: Config) -> int:
-    from cyclerctl.daemon.status import format_status, status_rows
+    from cyclerctl.daemon.status import format_status, problems, status_rows
 
     store = open_store(args.db, config)
     try:
         channels, daemons = status_rows(store, config)
     finally:
         store.close()
+    if args.check:
+        found = problems(channels, daemons, config)
+        if args.json:
+            print_json({"ok": not found, "problems": found})
+        else:
+            for line in found:
+                print(f"CRITICAL: {line}")
+            if not found:
+                alive = sum(1 for d in daemons if d["alive"])
+                print(f"OK: {len(channels)} channel(s), none in alarm; {alive} daemon(s) alive")
+        return 1 if found else 0
     if args.json:
         print_json({"channels": channels, "daemons": daemons})
     else:

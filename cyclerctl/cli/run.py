@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from cyclerctl.cli.common import (
+    EXIT_BY_STATUS,
     BadInput,
     Subparsers,
     add_command,
@@ -44,7 +45,7 @@ def register(sub: Subparsers) -> None:
 
 def _run(args: argparse.Namespace, config: Config) -> int:
     from cyclerctl.engine.compat import misfits
-    from cyclerctl.engine.session import EXIT_CODE, execute_run
+    from cyclerctl.engine.session import execute_run
     from cyclerctl.instruments import Connection, open_setup
     from cyclerctl.progress import Progress
 
@@ -94,4 +95,4 @@ def _run(args: argparse.Namespace, config: Config) -> int:
         print_json(run_json(report.run, results))
     else:
         progress.finished(report.run, results)
-    return EXIT_CODE.get(report.run.status, 1)
+    return EXIT_BY_STATUS.get(report.run.status, 1)

@@ -23,6 +23,9 @@ def register(sub: Subparsers) -> None:
     c = add_command(sub, "runs", _runs, "list runs in the database")
     db_arg(c)
     c.add_argument("--limit", type=int, default=None)
+    c.add_argument(
+        "--source", choices=["import"], help="only the runs imported from files (with the file)"
+    )
     json_arg(c)
 
     c = add_command(sub, "show", _show, "one run: metadata, status, results")
@@ -49,14 +52,29 @@ def _runs(args: argparse.Namespace, config: Config) -> int:
 
     store = open_store(args.db, config)
     try:
-        runs = store.list_runs(limit=args.limit)
+        runs = store.list_runs(limit=args.limit, source=args.source)
+        files = {r.id: store.imported_file(r.id) for r in runs} if args.source else {}
     finally:
         store.close()
     if args.json:
-        print_json([r.as_dict() for r in runs])
-    else:
-        print(format_runs(runs))
+        print_json([{**r.as_dict(), **({"file": files[r.id]} if r.id in files else {})}
+                    for r in runs])  # fmt: skip
+        return 0
+    print(format_runs(runs))
+    for run_id, file in files.items():
+        if file:
+            print(f"  run {run_id}: {_file_line(file)}")
     return 0
+
+
+#: What `runs --source import` shows of each run's file.
+FILE_FIELDS = ("file_name", "vendor", "format_version", "tester_channel", "test_id")
+
+
+def _file_line(file: dict[str, object]) -> str:
+    parts = [str(file[k]) for k in FILE_FIELDS if file.get(k)]
+    sha = str(file.get("sha256") or "")[:12]
+    return " · ".join(parts) + (f" · sha256 {sha}…" if sha else "")
 
 
 def _show(args: argparse.Namespace, config: Config) -> int:

@@ -118,6 +118,35 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def problems(
+    channels: list[dict[str, Any]], daemons: list[dict[str, Any]], config: Config
+) -> list[str]:
+    """What `status --check` reports, one line each: daemons not responding, channels in
+    alarm (their run paused, stopped on safety, failed, interrupted, or a short).
+
+    With a config that names instruments, its own daemon is the one that must be alive
+    (and one that has never run is a problem); without, every daemon the database knows."""
+    found = []
+    mine = config.daemon.name if config.instruments else None
+    watched = [d for d in daemons if mine is None or d["name"] == mine]
+    if mine is not None and not watched:
+        found.append(f"daemon {mine} has never run against this database")
+    for d in watched:
+        if not d["alive"]:
+            found.append(
+                f"daemon {d['name']} on {d['host']} (pid {d['pid']}) not responding: last "
+                f"heartbeat {d['heartbeat_age_s']:.0f} s ago"
+            )
+    for row in channels:
+        status = row.get("status")
+        if row.get("run_id") is None or not _needs_attention(status, row.get("end_reason")):
+            continue
+        reason = f" ({row['end_reason']})" if row.get("end_reason") else ""
+        alarm = f": {row['alarm']}" if row.get("alarm") else ""
+        found.append(f"{row['channel']}: run {row['run_id']} {status}{reason}{alarm}")
+    return found
+
+
 def _duration(seconds: float | None) -> str:
     if seconds is None:
         return "-"

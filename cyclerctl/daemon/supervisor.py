@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from types import FrameType
 
 from cyclerctl.config import Config
+from cyclerctl.daemon.alerts import Alerts
 from cyclerctl.daemon.hosts import ChamberHost, InstrumentHost
 from cyclerctl.daemon.worker import RunWorker
 from cyclerctl.engine.scheduler import ChannelScheduler
@@ -66,6 +67,9 @@ class Daemon:
         self._failed_at: dict[int, float] = {}  # run id → when its worker crashed
         self.stopping = threading.Event()
         self._last_adoption = -1e9
+        self.alerts = Alerts.build(config, store, self.log)  # [[notify]]: who hears of what
+        #: monotonic time the heartbeat first failed to be written (None: it goes through)
+        self.heartbeat_failing_since: float | None = None
 
     # -- life cycle -----------------------------------------------------------------------
 
@@ -101,7 +105,8 @@ class Daemon:
 
     def tick(self) -> None:
         """One pass of the loop; a failure of the database here is logged and retried."""
-        for step in (self._reap, self._answer_commands, self._watch, self._adopt, self._claim):
+        steps = (self._reap, self._answer_commands, self._watch, self._adopt, self._claim)
+        for step in (*steps, self._alert):
             if self.stopping.is_set():
                 return
             try:
@@ -130,6 +135,12 @@ class Daemon:
                 self.log.error("instrument %s is busy in a call that does not return", host.name)
         for chamber in self._chambers:
             chamber.close()
+        try:
+            self._reap()  # the ends of runs that finished meanwhile (detached ones say nothing)
+            self._alert()
+        except Exception as exc:
+            self.log.error("notifying on the way out failed: %s", exc)
+        self.alerts.close()  # what is queued goes out (bounded wait)
         self.log.info("daemon %s stopped", self.name)
 
     def _twin(self) -> str | None:
@@ -169,11 +180,17 @@ class Daemon:
         )
 
     def _heartbeats(self) -> None:
+        from cyclerctl.store.writer import is_unwritable
+
         while not self.stopping.wait(self.settings.heartbeat_s):
             try:
                 self._heartbeat()
             except Exception as exc:
                 self.log.error("heartbeat failed: %s: %s", type(exc).__name__, exc)
+                if is_unwritable(exc) and self.heartbeat_failing_since is None:
+                    self.heartbeat_failing_since = time.monotonic()
+            else:
+                self.heartbeat_failing_since = None
 
     # -- the loop's steps -----------------------------------------------------------------
 
@@ -184,6 +201,8 @@ class Daemon:
             del self.workers[run_id]
             if worker.crashed:
                 self._failed_at[run_id] = time.monotonic()
+            elif worker.outcome is not None:
+                self.alerts.run_ended(run_id)  # its end as recorded (nothing if detached)
 
     def _watch(self) -> None:
         """An alarm for each run stuck in one driver call (a hung or dead instrument).
@@ -212,6 +231,10 @@ class Daemon:
                     kind="stall", severity="alarm", message=message, data={"stalled_s": stalled}
                 ),
             )
+
+    def _alert(self) -> None:
+        """Notifications: the runs' alarms heard since the last tick, the database's state."""
+        self.alerts.tick(self._busy_channels(), self.heartbeat_failing_since)
 
     def _busy_channels(self) -> set[str]:
         return {w.channel for w in self.workers.values()}
@@ -306,6 +329,7 @@ class Daemon:
             scheduler=self.schedulers[host.name],
             poll_interval_s=min(0.5, self.settings.poll_s),
             instrument_lost_after_s=self.settings.instrument_lost_after_s,
+            observer=self.alerts.observer(run),
         )
         self.workers[run.id] = worker
         worker.start()

@@ -22,7 +22,7 @@ import time
 import traceback
 
 from cyclerctl.daemon.hosts import InstrumentHost, OpenedChannel
-from cyclerctl.engine.control import RunControl
+from cyclerctl.engine.control import EventObserver, RunControl
 from cyclerctl.engine.resume import ResumePoint, load_resume_point
 from cyclerctl.engine.scheduler import ChannelScheduler, Task, blocking
 from cyclerctl.plan import Plan
@@ -52,6 +52,7 @@ class RunWorker:
         scheduler: ChannelScheduler,
         poll_interval_s: float = 0.5,
         instrument_lost_after_s: float = 600.0,
+        observer: EventObserver | None = None,
     ) -> None:
         self.store = store
         self.run = run
@@ -61,7 +62,7 @@ class RunWorker:
         self.log = log
         self.poll_interval_s = poll_interval_s
         self.instrument_lost_after_s = instrument_lost_after_s
-        self.control = RunControl()
+        self.control = RunControl(observer=observer)  # observer: the daemon's notifications
         self.outcome: str | None = None  # final status, "detached", or None while running
         self.crashed = False  # the worker itself failed: the run may still be active
         self.finished_at: float | None = None

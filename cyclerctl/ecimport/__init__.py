@@ -270,9 +270,7 @@ def import_eclab(store: Store, path: str | Path, cell: CellSummary, *, operator:
         record=RecordCriteria(),
         body=(),
         steps=(),
-        analysis={}
-        if kind is None
-        else {"kind": kind, "cycle_definition": d.cycle_definition},
+        analysis={} if kind is None else {"kind": kind, "cycle_definition": d.cycle_definition},
     )
     instrument = {
         "model": "EC-Lab import",

@@ -86,19 +86,19 @@ class HostConditions:
         return _first(valid & (span >= window * 0.999) & (rate < limit))
 
     def _short_index(self, block: np.ndarray, fraction: float, window: float) -> int | None:
+        """A collapse: |V| falls below ``fraction`` × the settled level. Only points after
+        the step has run SHORT_SETTLE_S count, as judges and as the level: a plate that
+        starts near 0 V and falls to its plateau is not a short (the simulator's own
+        ``StepWatch`` rule). The level follows the cell's slow drift (a running maximum)."""
         abs_V = np.abs(block["V"])
-        if self._settled_abs_V is None:
-            settled = block["t"] >= SHORT_SETTLE_S
-            if not settled.any():
-                return None
-            first = int(np.argmax(settled))
-            self._settled_abs_V = float(abs_V[first])
-        # a collapse: |V| falls below fraction × the settled level; the settled level follows
-        # the cell's own slow drift (a running max over the window) but not the collapse.
-        threshold = fraction * self._settled_abs_V
-        index = _first(abs_V < threshold)
+        settled = block["t"] >= SHORT_SETTLE_S
+        if not settled.any():
+            return None
+        before = -np.inf if self._settled_abs_V is None else self._settled_abs_V
+        level = np.maximum(np.maximum.accumulate(np.where(settled, abs_V, -np.inf)), before)
+        index = _first(settled & (abs_V < fraction * level))
         if index is None:
-            self._settled_abs_V = max(self._settled_abs_V, float(abs_V[-1]))
+            self._settled_abs_V = float(level[-1])
         return index
 
     def _remember(self, block: np.ndarray) -> None:

@@ -14,16 +14,33 @@ loop, the loop decides when it is safe.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+from collections.abc import Callable
 
 from cyclerctl.engine.scheduler import COALESCE_S, Task, current_task
+from cyclerctl.store import EventRecord
+
+log = logging.getLogger(__name__)
+
+#: Told of each event the run records, on the thread driving the run (the daemon: its
+#: instrument's scheduler, shared with the other channels): it must return at once
+#: (the daemon's notifications only queue it). An exception from it is logged, never raised.
+EventObserver = Callable[[EventRecord], None]
 
 
 class RunControl:
-    """Thread-safe flags the engine polls, and a wake-up for its sleeps."""
+    """Thread-safe flags the engine polls, and a wake-up for its sleeps.
 
-    def __init__(self, stop: threading.Event | None = None) -> None:
+    It also carries the run's ``observer`` out: whoever drives the run (the daemon) hears
+    of its events as they are recorded, without the engine knowing who listens.
+    """
+
+    def __init__(
+        self, stop: threading.Event | None = None, *, observer: EventObserver | None = None
+    ) -> None:
+        self.observer = observer
         self.stop_event = stop or threading.Event()
         self._changed = threading.Condition()
         self._pause = False
@@ -76,6 +93,15 @@ class RunControl:
             self._notify()
 
     # -- the engine's side ----------------------------------------------------------------
+
+    def recorded(self, event: EventRecord) -> None:
+        """The run recorded ``event``: tell the observer, if any (its failure is only logged)."""
+        if self.observer is None:
+            return
+        try:
+            self.observer(event)
+        except Exception as exc:
+            log.error("the run's event observer failed: %s: %s", type(exc).__name__, exc)
 
     @property
     def pause_requested(self) -> bool:

@@ -59,15 +59,15 @@ class RunJournal:
         t: float | None = None,  # run time s; default: the start of the current step
         data: dict[str, object] | None = None,
     ) -> None:
-        self.sink.event(
-            EventRecord(
-                t=self.run_time_s if t is None else t,
-                kind=kind,
-                severity=severity,
-                message=message,
-                data={"step": position.ordinal, "cycle": position.cycle, **(data or {})},
-            )
+        record = EventRecord(
+            t=self.run_time_s if t is None else t,
+            kind=kind,
+            severity=severity,
+            message=message,
+            data={"step": position.ordinal, "cycle": position.cycle, **(data or {})},
         )
+        self.sink.event(record)
+        self.control.recorded(record)  # the daemon's notifications hear of it
 
     def paused(self, position: Position, t: float, where: str) -> None:
         said = self.control.said_by("paused", "pause")

@@ -55,9 +55,6 @@ WRITER_FAILED_REASON = "store:writer-failed"
 #: Seconds between two tries of a write the database refused (unwritable), at most.
 RETRY_MAX_S = 5.0
 
-#: Exit codes of `cyclerctl run` by final status (2 is bad input, decided before a run exists).
-EXIT_CODE = {"completed": 0, "safety_stop": 1, "failed": 1, "stopped": 3, "interrupted": 3}
-
 
 @dataclass(frozen=True, slots=True)
 class RunReport:

@@ -38,7 +38,11 @@ __all__ = [
 # the writer needs the store, numpy and pyarrow (a second to import): it loads on first use, so
 # `cyclerctl --help` and every other command read FORMATS without paying for it (PEP 562)
 def __getattr__(name: str) -> Any:
-    if name in ("export_run", "export_differential_capacity", "metadata"):
+    if name == "export_run":  # every format, ro-crate (a directory built on the others) too
+        from cyclerctl.export import rocrate
+
+        return rocrate.export_run
+    if name in ("export_differential_capacity", "metadata"):
         from cyclerctl.export import writer
 
         return getattr(writer, name)

@@ -58,6 +58,8 @@ def export_run(store: Store, run_id: int, fmt: str, path: str | Path) -> Path:
     run = _run(store, run_id)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "ro-crate":  # a directory made from the other formats: export/rocrate.py
+        raise ValueError("ro-crate is written by cyclerctl.export.export_run (export/rocrate.py)")
     if fmt.startswith("cycles-"):
         cycles.write_cycles(store, run.id, path, parquet=fmt == "cycles-parquet")
     elif fmt == "mpt":

@@ -4,7 +4,9 @@ index.html showing them with the results table. matplotlib with the Agg backend 
 Every run gets V(t)/I(t) (decimated to ≤ 20 000 points so a long run plots quickly);
 cycling kinds get capacity and CE vs cycle, the voltage profiles and dQ/dV, dV/dQ of a few
 chosen cycles (:mod:`.cycles`; the curves also as dqdv.csv) and the per-cycle table;
-impedance runs get the Nyquist plot with the fitted circuit where a fit is stored; and each
+impedance runs get the Nyquist plot (whole and high-frequency zoom on equal axes, fits
+overlaid, R_b marked, spectra labelled by temperature or before/after) with its Bode panels,
+the Lin-KK residuals and the DRT when stored (:mod:`.eis`); and each
 analysis kind gets the figure it exists for (:mod:`.kinds`): Arrhenius, the Li‖Cu CE trace,
 the CCD ramp, Li‖Li overpotential, nucleation, Bruce–Vincent, LSV, rate capability.
 """
@@ -15,11 +17,10 @@ import html
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from cyclerctl.analysis import RunData
 from cyclerctl.reanalysis import run_data
 from cyclerctl.report.cycles import cycle_figures, cycle_table_html
+from cyclerctl.report.eis import eis_figures
 from cyclerctl.report.kinds import KIND_FIGURES, kind_figures
 from cyclerctl.report.plot import FIGSIZE, MAX_POINTS, pyplot, save, thin
 from cyclerctl.store import Store
@@ -44,30 +45,6 @@ def fig_vi(data: RunData, path: Path) -> Path | None:
     ax2.plot(t_h, s["I"] * 1e3, color="tab:red", lw=1)
     ax2.set_ylabel("current / mA", color="tab:red")
     ax.set_title("V(t) and I(t)")
-    return save(fig, path)
-
-
-def fig_nyquist(data: RunData, results: dict[str, Any], path: Path) -> Path | None:
-    z = data.impedance
-    if z.size == 0:
-        return None
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=FIGSIZE)
-    for step in np.unique(z["step"]):
-        rows = z[z["step"] == step]
-        ax.plot(rows["Zre"], -rows["Zim"], "o", ms=3, label=f"step {int(step)}")
-    fit = results.get("eis_fit")
-    if fit is not None and isinstance(fit.data, dict) and "circuit" in fit.data:
-        from cyclerctl.analysis import circuits
-
-        f = np.logspace(np.log10(z["f"].min()), np.log10(z["f"].max()), 200)
-        zf = circuits.circuit(fit.data["circuit"]).impedance(fit.data["parameters"], f)
-        ax.plot(zf.real, -zf.imag, "k-", label=f"fit {fit.data['circuit']}")
-    ax.set_xlabel("Z' / Ω")
-    ax.set_ylabel("−Z'' / Ω")
-    ax.set_aspect("equal", adjustable="datalim")
-    ax.legend(fontsize="small")
-    ax.set_title("Nyquist")
     return save(fig, path)
 
 
@@ -98,6 +75,33 @@ def _cycles_html(results: dict[str, Any]) -> str:
     return cycle_table_html(rows) + (f"<p>{note}</p>" if note else "")
 
 
+#: Result tables shown in index.html beside the figures (scalar columns only).
+HTML_TABLES = ("li_cu_cycles", "rate_capability", "conductivity_vs_temperature")
+
+
+def _data_tables(results: dict[str, Any]) -> str:
+    out = []
+    for name in HTML_TABLES:
+        r = results.get(name)
+        rows = r.data if r is not None else None
+        if not isinstance(rows, list) or not rows or not isinstance(rows[0], dict):
+            continue
+        cols = [k for k, v in rows[0].items() if not isinstance(v, dict | list)]
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(_cell(row.get(c)))}</td>" for c in cols) + "</tr>"
+            for row in rows
+        )
+        out.append(f"<h2>{html.escape(name)}</h2><table><tr>{head}</tr>{body}</table>")
+    return "".join(out)
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    return f"{v:.6g}" if isinstance(v, float) else str(v)
+
+
 def write_report(store: Store, run_id: int, out_dir: str | Path) -> Path:
     """Figures and index.html for run ``run_id`` in ``out_dir``; the index.html path."""
     run = store.get_run(run_id)
@@ -111,8 +115,7 @@ def write_report(store: Store, run_id: int, out_dir: str | Path) -> Path:
     figures = [fig_vi(data, out / "vi.png")]
     if kind in CYCLING_KINDS or run.protocol_name.startswith("import:"):
         figures += cycle_figures(data, out, differential=kind != "li-li-cycling")
-    if kind != "bruce-vincent":  # it gets its two Nyquist plots, each with its own fit
-        figures += [fig_nyquist(data, results, out / "nyquist.png")]
+    figures += eis_figures(data, results, kind, out)
     figures += kind_figures(kind, data, results, out)
     shown = [p for p in figures if p is not None]
     imgs = "".join(f'<figure><img src="{p.name}" alt="{p.stem}"></figure>' for p in shown)
@@ -121,7 +124,8 @@ def write_report(store: Store, run_id: int, out_dir: str | Path) -> Path:
         f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head>"
         f"<body><h1>{title}</h1><p>status {html.escape(run.status)}"
         f" ({html.escape(run.end_reason or '')}), analysis {html.escape(str(kind))}</p>"
-        f"{_results_table(results)}{_cycles_html(results)}{imgs}</body></html>"
+        f"{_results_table(results)}{_cycles_html(results)}{_data_tables(results)}{imgs}"
+        "</body></html>"
     )
     index = out / "index.html"
     index.write_text(page, encoding="utf-8")

@@ -16,7 +16,7 @@ import numpy as np
 from cyclerctl.analysis import RunData
 from cyclerctl.analysis.run import first_short, step_end_s, step_samples, steps_named
 from cyclerctl.report.plot import FIGSIZE, pyplot, save, thin
-from cyclerctl.store import Result, StepRecord
+from cyclerctl.store import Result
 
 Results = dict[str, Result]
 Figure = Callable[[RunData, Results, Path], "Path | None"]
@@ -49,23 +49,33 @@ def fig_arrhenius(data: RunData, results: Results, path: Path) -> Path | None:
     has_sigma = any(row.get("conductivity_S_cm") for row in table.data)
     T = np.array([p[0] for p in points], dtype=float)
     y = np.array([p[1] for p in points], dtype=float)
+    form = str(_source(results, "activation_energy_eV").get("form", "sigma"))
+    times_T = T if form == "sigma_T" else 1.0
     plt = pyplot()
     fig, ax = plt.subplots(figsize=FIGSIZE)
-    ax.plot(1000.0 / T, np.log(y), "o", label="measured")
+    ax.plot(1000.0 / T, np.log(y * times_T), "o", label="measured")
     Ea = _value(results, "activation_energy_eV")
     if Ea is not None and np.unique(T).size >= 2:
-        fit = fit_arrhenius(T, y)
+        fit = fit_arrhenius(T, y, form)
         line_T = np.linspace(T.min(), T.max(), 50)
         err = _value(results, "activation_energy_stderr_eV")
-        pm = f" ± {err:.3f}" if err is not None else ""
+        pm = f" ± {err:.2g}" if err is not None else ""
+        kj = _value(results, "activation_energy_kJ_mol")
+        kj_text = f" = {kj:.1f} kJ/mol" if kj is not None else ""
+        a = math.exp(fit.ln_prefactor)
+        prefactor = results.get("arrhenius_prefactor")
+        a_unit = f" {prefactor.unit}" if prefactor is not None and prefactor.unit else ""
         ax.plot(
             1000.0 / line_T,
-            [math.log(fit.at(t)) for t in line_T],
+            [math.log(fit.at(t) * (t if form == "sigma_T" else 1.0)) for t in line_T],
             "k-",
-            label=f"fit: Ea = {Ea:.3f}{pm} eV (R² {fit.r2:.4f})",
+            label=f"fit: Ea = {Ea:.3f}{pm} eV{kj_text}\nA = {a:.3g}{a_unit}, R² {fit.r2:.4f}",
         )
     ax.set_xlabel("1000 / T / K⁻¹")
-    ax.set_ylabel("ln(σ / S cm⁻¹)" if has_sigma else "ln(1/R_b / Ω⁻¹)")
+    quantity = "σ / S cm⁻¹" if has_sigma else "1/R_b / Ω⁻¹"
+    if form == "sigma_T":
+        quantity = "σT / S cm⁻¹ K" if has_sigma else "T/R_b / Ω⁻¹ K"
+    ax.set_ylabel(f"ln({quantity})")
     top = ax.secondary_xaxis("top", functions=(_to_celsius, _from_celsius))
     top.set_xlabel("T / °C")
     ax.legend()
@@ -130,6 +140,41 @@ def fig_li_cu_ce(data: RunData, results: Results, path: Path) -> Path | None:
     return save(fig, path)
 
 
+def fig_li_cu_cycles(data: RunData, results: Results, path: Path) -> Path | None:
+    """Per cycle of the n: the strip/plate charge ratio and the two overpotentials."""
+    table = results.get("li_cu_cycles")
+    if table is None or not isinstance(table.data, list) or not table.data:
+        return None
+    rows = table.data
+
+    def col(key: str) -> list[float]:
+        return [math.nan if r.get(key) is None else float(r[key]) for r in rows]
+
+    n = [r["cycle"] for r in rows]
+    plt = pyplot()
+    fig, (ax_ratio, ax_eta) = plt.subplots(2, 1, figsize=FIGSIZE, sharex=True)
+    ratio = [100 * x for x in col("strip_plate_ratio")]
+    ax_ratio.plot(n, ratio, "o-", color="tab:purple")
+    ax_ratio.set_ylabel("strip / plate / %")
+    finite = [x for x in ratio if math.isfinite(x)]
+    if finite:  # a capacity-limited strip gives 100 % every cycle: do not magnify noise
+        ax_ratio.set_ylim(min(90.0, min(finite) - 1.0), max(102.0, max(finite) + 1.0))
+    ce = _value(results, "ce_avg")
+    cond = _value(results, "conditioning_ce")
+    bits = [f"CE avg {ce * 100:.2f} %" if ce is not None else "",
+            f"conditioning CE {cond * 100:.2f} %" if cond is not None else ""]  # fmt: skip
+    ax_ratio.set_title("Li‖Cu cycles: " + ", ".join(b for b in bits if b), fontsize="medium")
+    ax_eta.plot(n, col("strip_overpotential_mV"), "o-", label="strip")
+    ax_eta.plot(n, col("plate_overpotential_mV"), "s-", label="plate")
+    ax_eta.set_xlabel("cycle")
+    ax_eta.set_ylabel("overpotential\n(median |V|) / mV")
+    ax_eta.set_ylim(bottom=0.0, top=1.3 * max([x for x in col("strip_overpotential_mV")
+                                               + col("plate_overpotential_mV")
+                                               if math.isfinite(x)] or [1.0]))  # fmt: skip
+    ax_eta.legend(fontsize="small", loc="lower right")
+    return save(fig, path)
+
+
 def fig_ccd(data: RunData, results: Results, path: Path) -> Path | None:
     """The ramp V(t) with j(t); the short marked and the CCD written on it."""
     s = data.samples
@@ -160,6 +205,15 @@ def fig_ccd(data: RunData, results: Results, path: Path) -> Path | None:
             ha="right",
             bbox={"boxstyle": "round", "fc": "white", "alpha": 0.9},
             zorder=5,
+        )
+    passed = _value(results, "last_passed_mA_cm2")
+    if short is not None and passed is not None:
+        ax.annotate(
+            f"last passed {passed:.3g} mA cm⁻²",
+            (0.02, 0.04),
+            xycoords="axes fraction",
+            fontsize="small",
+            bbox={"boxstyle": "round", "fc": "white", "alpha": 0.9},
         )
     best = _value(results, "max_current_density_without_short_mA_cm2")
     if short is None and best is not None:
@@ -219,12 +273,38 @@ def fig_nucleation(data: RunData, results: Results, path: Path) -> Path | None:
         span = float(t[-1])
         ax.axvspan(lo * span, hi * span, color="tab:green", alpha=0.15)
         ax.axhline(
-            src["plateau_V"] * 1e3, color="tab:green", ls="--", label=f"plateau {plateau:.1f} mV"
+            src["plateau_V"] * 1e3,
+            color="tab:green",
+            ls="--",
+            label=f"plateau {plateau:.1f} mV (includes the IR drop)",
         )
+        corrected = _value(results, "plateau_overpotential_ir_corrected_mV")
+        ir = _source(results, "plateau_overpotential_ir_corrected_mV")
+        if corrected is not None:
+            sign = -1.0 if src["plateau_V"] < 0 else 1.0
+            ax.axhline(
+                sign * corrected,
+                color="tab:olive",
+                ls=":",
+                label=f"IR-corrected {corrected:.1f} mV "
+                f"(R = {ir.get('series_resistance_ohm', math.nan):.3g} Ω)",
+            )
         # zoom on the transient: the open-circuit first point would flatten it
         dip_mV, plateau_mV = src["dip_V"] * 1e3, src["plateau_V"] * 1e3
         pad = 0.5 * max(abs(dip_mV), abs(plateau_mV), 1.0)
         ax.set_ylim(min(dip_mV, plateau_mV) - pad, max(dip_mV, plateau_mV, 0.0) + pad)
+        # the dip lasts seconds of an hours-long step: an inset shows its shape
+        t_end = max(20.0 * float(src["dip_after_s"]), 0.03 * span)
+        if t_end < 0.5 * span:
+            inset = ax.inset_axes((0.55, 0.08, 0.42, 0.38))
+            early = t <= t_end
+            inset.plot(t[early], rows["V"][early] * 1e3, lw=1)
+            inset.plot([src["dip_after_s"]], [dip_mV], "rv", ms=7)
+            inset.axhline(plateau_mV, color="tab:green", ls="--", lw=0.8)
+            inset.set_ylim(*ax.get_ylim())
+            inset.set_xlabel("s", fontsize="x-small", labelpad=1)
+            inset.tick_params(labelsize="x-small")
+            inset.set_title(f"first {t_end:.0f} s", fontsize="x-small")
     ax.set_xlabel("time in the plate step / s")
     ax.set_ylabel("voltage / mV")
     ax.legend()
@@ -247,53 +327,25 @@ def fig_bruce_vincent_hold(data: RunData, results: Results, path: Path) -> Path 
     I0, Is = _value(results, "I0_A"), _value(results, "Is_A")
     if I0 is not None:
         ax.plot([0.0], [I0 * 1e6], "ro", label=f"I0 = {I0 * 1e6:.3g} µA")
+    expected = _value(results, "I0_expected_A")
+    if expected is not None:
+        ax.plot([0.0], [expected * 1e6], "kx", ms=9,
+                label=f"ΔV/(R_b + R0) = {expected * 1e6:.3g} µA")  # fmt: skip
     if Is is not None:
         ax.axhline(Is * 1e6, color="tab:green", ls="--", label=f"Is = {Is * 1e6:.3g} µA")
     t_plus = _value(results, "transference_number")
     title = "Bruce–Vincent polarisation"
-    ax.set_title(f"{title}: t+ = {t_plus:.3f}" if t_plus is not None else title)
+    flags = _source(results, "transference_number").get("flags") or []
+    if t_plus is not None:
+        title = f"{title}: t+ = {t_plus:.3f}" + (" (flagged, see results)" if flags else "")
+    missing = results.get("transference_number_missing_reason")
+    if missing is not None:
+        title += ": t+ withheld (fit gate)"
+    ax.set_title(title)
     ax.set_xlabel("time in the hold / min")
     ax.set_ylabel("|I| / µA")
     ax.legend()
     return save(fig, path)
-
-
-def _nyquist_with_fit(data: RunData, step: StepRecord, fit: Any, path: Path, title: str) -> Path:
-    from cyclerctl.analysis import circuits
-
-    z = data.impedance[data.impedance["step"] == step.step]
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=FIGSIZE)
-    ax.plot(z["Zre"], -z["Zim"], "o", ms=3, label="measured")
-    if isinstance(fit, dict) and "circuit" in fit and z.size:
-        f = np.logspace(np.log10(z["f"].min()), np.log10(z["f"].max()), 200)
-        zf = circuits.circuit(fit["circuit"]).impedance(fit["parameters"], f)
-        r1 = fit["parameters"].get("R1")
-        extra = f", R1 = {r1:.4g} Ω" if r1 is not None else ""
-        ax.plot(zf.real, -zf.imag, "k-", label=f"fit {fit['circuit']}{extra}")
-    ax.set_xlabel("Z' / Ω")
-    ax.set_ylabel("−Z'' / Ω")
-    ax.set_aspect("equal", adjustable="datalim")
-    ax.legend(fontsize="small")
-    ax.set_title(title)
-    return save(fig, path)
-
-
-def bruce_vincent_nyquists(data: RunData, results: Results, out: Path) -> list[Path | None]:
-    """The Nyquist plots before and after the hold, each with its fit (R0, Rs)."""
-    made: list[Path | None] = []
-    for name, result, label, fname in (
-        ("eis before", "R0_ohm", "before the hold (R0)", "nyquist_before.png"),
-        ("eis after", "Rs_ohm", "after the hold (Rs)", "nyquist_after.png"),
-    ):
-        steps = steps_named(data, name)
-        if not steps:
-            made.append(None)
-            continue
-        step = steps[0] if name == "eis before" else steps[-1]
-        fit = _source(results, result).get("fit")
-        made.append(_nyquist_with_fit(data, step, fit, out / fname, f"Nyquist {label}"))
-    return made
 
 
 def fig_lsv(data: RunData, results: Results, path: Path) -> Path | None:
@@ -351,10 +403,10 @@ def fig_rate(data: RunData, results: Results, path: Path) -> Path | None:
     return save(fig, path)
 
 
-#: analysis kind → (file name, figure); Bruce–Vincent's Nyquist plots are added separately.
+#: analysis kind → (file name, figure); the EIS figures of every kind are :mod:`.eis`'s.
 KIND_FIGURES: dict[str, list[tuple[str, Figure]]] = {
     "arrhenius": [("arrhenius.png", fig_arrhenius)],
-    "li-cu-ce": [("ce_trace.png", fig_li_cu_ce)],
+    "li-cu-ce": [("ce_trace.png", fig_li_cu_ce), ("li_cu_cycles.png", fig_li_cu_cycles)],
     "ccd": [("ccd.png", fig_ccd)],
     "li-li-cycling": [("overpotential.png", fig_li_li)],
     "nucleation": [("nucleation.png", fig_nucleation)],
@@ -369,6 +421,4 @@ def kind_figures(kind: Any, data: RunData, results: Results, out: Path) -> list[
     made: list[Path | None] = []
     for name, figure in KIND_FIGURES.get(str(kind), []):
         made.append(figure(data, results, out / name))
-    if kind == "bruce-vincent":
-        made += bruce_vincent_nyquists(data, results, out)
     return made

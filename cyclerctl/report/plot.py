@@ -9,6 +9,8 @@ from numpy.typing import NDArray
 
 MAX_POINTS = 20_000
 FIGSIZE = (8.0, 5.0)
+#: Multi-panel figures (the EIS panels, the Lin-KK residuals): the same width, taller.
+FIGSIZE_PANELS = (8.0, 7.0)
 DPI = 100
 
 
@@ -21,8 +23,10 @@ def pyplot() -> Any:
     return plt
 
 
-def save(fig: Any, path: Path) -> Path:
-    fig.tight_layout()
+def save(fig: Any, path: Path, *, tight: bool = True) -> Path:
+    """Write the PNG; ``tight=False`` for a figure made with ``layout="constrained"``."""
+    if tight:
+        fig.tight_layout()
     fig.savefig(path, dpi=DPI)
     pyplot().close(fig)
     return path

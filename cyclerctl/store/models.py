@@ -280,6 +280,30 @@ class DaemonRow(Base):
     channels: Mapped[Any] = mapped_column(JSON)  # names of the channels it drives
 
 
+class ImportedFileRow(Base):
+    """0003: where an imported run came from (one row per run made by ``cyclerctl import``)."""
+
+    __tablename__ = "imported_files"
+    __table_args__ = (Index(None, "sha256"),)
+
+    run_id: Mapped[int] = mapped_column(Integer, run_fk(), primary_key=True, autoincrement=False)
+    file_name: Mapped[str] = mapped_column(String)
+    file_path: Mapped[str] = mapped_column(String)
+    file_size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    vendor: Mapped[str] = mapped_column(String)
+    format_version: Mapped[str] = mapped_column(String)
+    tester_channel: Mapped[str] = mapped_column(String)
+    test_id: Mapped[str] = mapped_column(String)
+    file_started_at: Mapped[str | None] = mapped_column(String, nullable=True)  # as the file says
+    active_mass_kg: Mapped[float | None] = mapped_column(Float, nullable=True)
+    area_m2: Mapped[float | None] = mapped_column(Float, nullable=True)
+    records: Mapped[int] = mapped_column(BigInteger)
+    reader: Mapped[str] = mapped_column(String)
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    details: Mapped[Any] = mapped_column(JSON)
+
+
 def _table(model: type[Base]) -> Table:
     table = model.__table__
     assert isinstance(table, Table)
@@ -296,5 +320,6 @@ checkpoints = _table(CheckpointRow)
 channel_latest = _table(ChannelLatestRow)
 commands = _table(CommandRow)
 daemons = _table(DaemonRow)
+imported_files = _table(ImportedFileRow)
 
 TABLES: dict[str, Table] = {t.name: t for t in Base.metadata.sorted_tables}

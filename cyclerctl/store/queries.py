@@ -92,9 +92,13 @@ def get_run(connection: Connection, run_id: int) -> RunInfo | None:
     return None if row is None else run_info(row)
 
 
-def list_runs(connection: Connection, limit: int | None) -> list[RunInfo]:
+def list_runs(
+    connection: Connection, limit: int | None, *, imported_only: bool = False
+) -> list[RunInfo]:
     runs = models.runs
     query = select(*RUN_INFO_COLUMNS).order_by(runs.c.created_at.desc(), runs.c.id.desc())
+    if imported_only:
+        query = query.where(runs.c.id.in_(select(models.imported_files.c.run_id)))
     if limit is not None:
         query = query.limit(limit)
     return [run_info(row) for row in connection.execute(query)]

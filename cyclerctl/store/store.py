@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -13,7 +14,7 @@ from sqlalchemy import Engine, func, select, update
 
 import cyclerctl
 from cyclerctl.plan import Plan
-from cyclerctl.store import database, models, queries, queue
+from cyclerctl.store import database, imports, models, queries, queue
 from cyclerctl.store.batch import event_values
 from cyclerctl.store.database import write_transaction
 from cyclerctl.store.records import (
@@ -236,10 +237,64 @@ class Store:
         with self.engine.connect() as connection:
             return queries.get_run(connection, run_id)
 
-    def list_runs(self, limit: int | None = None) -> list[RunInfo]:
-        """Newest first."""
+    def list_runs(self, limit: int | None = None, *, source: str | None = None) -> list[RunInfo]:
+        """Newest first. ``source="import"``: only runs made by ``cyclerctl import``."""
+        if source not in (None, "import"):
+            raise ValueError(f"source is 'import' or None; got {source!r}")
         with self.engine.connect() as connection:
-            return queries.list_runs(connection, limit)
+            return queries.list_runs(connection, limit, imported_only=source == "import")
+
+    # -- imported files -------------------------------------------------------------------
+
+    def import_run(
+        self,
+        plan: Plan,
+        *,
+        operator: str,
+        instrument: Mapping[str, str],
+        channel: str,
+        source: Callable[[], Mapping[str, Any]],
+        blocks: Iterable[tuple[NDArray[np.void], NDArray[np.void]]],
+        steps: Callable[[], Sequence[StepRecord]],
+        events: Callable[[], Sequence[EventRecord]] = tuple,
+        started_at: datetime | None = None,
+    ) -> RunInfo:
+        """Record an imported file as one completed run, atomically: the run, its samples
+        and impedance points (``blocks``: pairs of SAMPLE_ROW_DTYPE and IMPEDANCE_ROW_DTYPE
+        rows, streamed), steps, events and its ``imported_files`` row (``source()``, asked
+        for after the last block: that table's columns but run_id and imported_at) commit
+        together or not at all — an exception from ``blocks`` rolls everything back."""
+        values = self._run_values(
+            plan,
+            operator=operator,
+            instrument=instrument,
+            channel=channel,
+            status="completed",
+            overrides=None,
+            daemon=None,
+        )
+        values["end_reason"] = "imported"
+        values["started_at"] = started_at
+        with write_transaction(self.engine) as connection:
+            run_id = self._insert_run(connection, values)
+
+            def row() -> dict[str, Any]:
+                return {**source(), "imported_at": utcnow()}
+
+            imports.write_import(connection, run_id, blocks, steps, row, events)
+            run = queries.get_run(connection, run_id)
+        assert run is not None
+        return run
+
+    def runs_from_file(self, sha256: str) -> list[int]:
+        """Runs imported from a file with these bytes (its sha256), oldest first."""
+        with self.engine.connect() as connection:
+            return imports.find_by_sha256(connection, sha256)
+
+    def imported_file(self, run_id: int) -> dict[str, Any] | None:
+        """Where an imported run came from (its imported_files row), None for other runs."""
+        with self.engine.connect() as connection:
+            return imports.imported_file(connection, run_id)
 
     def run_snapshot(self, run_id: int) -> dict[str, Any] | None:
         """What RunInfo leaves out: protocol_text, cell_text, cell (dict), plan (step table)."""

@@ -505,8 +505,10 @@ class EmulatedChannel:
 
 
 def _time_words(t: Floats, timebase_s: float) -> tuple[Words, Words]:
-    """Time as the device counts it: 64-bit ticks of the (single-precision) time base."""
-    ticks = np.rint(np.asarray(t, dtype=np.float64) / float(np.float32(timebase_s)))
+    """Time as the device counts it: 64-bit ticks of the (single-precision) time base, the
+    ticks that have passed (floor): a row is never stamped after the next technique's
+    StartTime (a CC-CV's CC end and its CV start are one instant)."""
+    ticks = np.floor(np.asarray(t, dtype=np.float64) / float(np.float32(timebase_s)) + 1e-6)
     count = ticks.astype(np.uint64)
     return (count >> np.uint64(32)).astype(np.uint32), (count & np.uint64(0xFFFFFFFF)).astype(
         np.uint32

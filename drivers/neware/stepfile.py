@@ -171,11 +171,51 @@ def build_stepfile(
     hold needs ``cv_current_limit_A`` (the driver passes the protocol's); a CC-CV step's CV
     part is limited to the CC current.
     """
-    code = step_type(step, cv_charge=cv_charge)
-    kind, sign = _KIND[code]
     record = (step.record.every_s, step.record.delta_V, step.record.delta_I)
     if all(v is None for v in record):
         raise StepFileError(f"step {step.name!r}: a step file needs a record criterion")
+    parts = step_parts(step, cv_charge=cv_charge, cv_current_limit_A=cv_current_limit_A)
+
+    root = ET.Element("root")
+    config = ET.SubElement(
+        root,
+        "config",
+        type="Step File",
+        version=CONFIG_VERSION,
+        client_version=CLIENT_VERSION,
+        date=created.strftime("%Y%m%d%H%M%S"),
+    )
+    head = ET.SubElement(config, "Head_Info")
+    ET.SubElement(head, "Operate", Value="66")
+    ET.SubElement(head, "Scale", Value="1")
+    ET.SubElement(head, "Start_Step", Value="1", Hide_Ctrl_Step="0")
+    ET.SubElement(head, "Creator", Value="cyclerctl")
+    ET.SubElement(head, "Remark", Value=step.name)
+    ET.SubElement(head, "RateType", Value="103")  # currents in mA, not C-rates
+    ET.SubElement(head, "MultCap", Value="3600000")
+    whole_prt = ET.SubElement(config, "Whole_Prt")
+    whole_prt.append(record_element(step.record))
+    info = ET.SubElement(config, "Step_Info", Num=str(len(parts) + 1))
+    for n, (part_code, limits) in enumerate(parts, start=1):
+        info.append(step_element(n, part_code, limits, step.record))
+    end = len(parts) + 1
+    ET.SubElement(info, f"Step{end}", Step_ID=str(end), Step_Type=str(END))
+    smbus = ET.SubElement(config, "SMBUS")
+    ET.SubElement(smbus, "SMBUS_Info", Num="0", AdjacentInterval="0")
+    # the same file gets the same Guid: a hash of everything else in it
+    config.set("Guid", str(uuid.uuid5(uuid.NAMESPACE_OID, ET.tostring(root, encoding="unicode"))))
+    ET.indent(root, space="  ")
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def step_parts(
+    step: Step, *, cv_charge: bool | None = None, cv_current_limit_A: float | None = None
+) -> list[tuple[int, list[tuple[str, str]]]]:
+    """The Step_Type and ``<Limit><Main>`` entries of each working step BTS runs for
+    ``step`` (two for CC-CV), as :func:`build_stepfile` writes them; whole-protocol step
+    files (``cyclerctl.protocol_io``) write the same."""
+    code = step_type(step, cv_charge=cv_charge)
+    kind, sign = _KIND[code]
     parts: list[tuple[int, list[tuple[str, str]]]] = []
     if step.kind == "cccv":
         current = _num(abs(_float(step.current_A, step, "current")) * MA_PER_A)
@@ -196,41 +236,24 @@ def build_stepfile(
             main.append(("Volt", _volt(_float(step.voltage_V, step, "voltage"))))
         main += [_limit(c) for c in _written(step, kind, sign)]
         parts.append((code, main))
+    return parts
 
-    root = ET.Element("root")
-    config = ET.SubElement(
-        root,
-        "config",
-        type="Step File",
-        version=CONFIG_VERSION,
-        client_version=CLIENT_VERSION,
-        date=created.strftime("%Y%m%d%H%M%S"),
-    )
-    head = ET.SubElement(config, "Head_Info")
-    ET.SubElement(head, "Operate", Value="66")
-    ET.SubElement(head, "Scale", Value="1")
-    ET.SubElement(head, "Start_Step", Value="1", Hide_Ctrl_Step="0")
-    ET.SubElement(head, "Creator", Value="cyclerctl")
-    ET.SubElement(head, "Remark", Value=step.name)
-    ET.SubElement(head, "RateType", Value="103")  # currents in mA, not C-rates
-    ET.SubElement(head, "MultCap", Value="3600000")
-    whole_prt = ET.SubElement(config, "Whole_Prt")
-    whole_prt.append(_record(step.record))
-    info = ET.SubElement(config, "Step_Info", Num=str(len(parts) + 1))
-    for n, (part_code, limits) in enumerate(parts, start=1):
-        element = ET.SubElement(info, f"Step{n}", Step_ID=str(n), Step_Type=str(part_code))
-        element.append(_record(step.record))
-        main_element = ET.SubElement(ET.SubElement(element, "Limit"), "Main")
-        for tag, value in limits:
-            ET.SubElement(main_element, tag, Value=value)
-    end = len(parts) + 1
-    ET.SubElement(info, f"Step{end}", Step_ID=str(end), Step_Type=str(END))
-    smbus = ET.SubElement(config, "SMBUS")
-    ET.SubElement(smbus, "SMBUS_Info", Num="0", AdjacentInterval="0")
-    # the same file gets the same Guid: a hash of everything else in it
-    config.set("Guid", str(uuid.uuid5(uuid.NAMESPACE_OID, ET.tostring(root, encoding="unicode"))))
-    ET.indent(root, space="  ")
-    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+def step_element(
+    number: int, code: int, limits: list[tuple[str, str]], record: RecordCriteria
+) -> ET.Element:
+    """``<StepN Step_ID=N Step_Type=…><Record>…<Limit><Main>…`` for one working step."""
+    element = ET.Element(f"Step{number}", Step_ID=str(number), Step_Type=str(code))
+    element.append(record_element(record))
+    main_element = ET.SubElement(ET.SubElement(element, "Limit"), "Main")
+    for tag, value in limits:
+        ET.SubElement(main_element, tag, Value=value)
+    return element
+
+
+def parse_part(element: ET.Element, whole: ET.Element | None) -> Part:
+    """One working step element (a ``<StepN>`` of Step_Type 1, 2, 3, 4 or 19)."""
+    return _part(element, whole)
 
 
 def parse_stepfile(text: str | bytes) -> StepFile:
@@ -373,7 +396,8 @@ def _limit(c: EndCondition) -> tuple[str, str]:
     return "Cap", _num(value * MAS_PER_C)
 
 
-def _record(criteria: RecordCriteria) -> ET.Element:
+def record_element(criteria: RecordCriteria) -> ET.Element:
+    """``<Record><Main>`` with the record criteria in BTS units."""
     record = ET.Element("Record")
     main = ET.SubElement(record, "Main")
     if criteria.every_s is not None:

@@ -13,6 +13,14 @@ from cyclerctl.plan import CellSummary
 from . import blocking, dummy, lco, li_cu, li_li, li_ss, ncm622
 from .model import CellModel
 
+
+def _pybamm(cell: CellSummary) -> CellModel:
+    # imported on first use: pybamm is an optional extra and takes seconds to import
+    from . import pybamm_model
+
+    return pybamm_model.build(cell)
+
+
 MODELS: dict[str, Callable[[CellSummary], CellModel]] = {
     ncm622.NAME: ncm622.ncm622_li,
     blocking.NAME: blocking.blocking,
@@ -21,6 +29,7 @@ MODELS: dict[str, Callable[[CellSummary], CellModel]] = {
     li_cu.NAME: li_cu.li_cu,
     lco.NAME: lco.lco_li,
     dummy.NAME: dummy.dummy,
+    "pybamm": _pybamm,
 }
 
 

@@ -47,8 +47,9 @@ def test_kinds_and_versions() -> None:
     }  # fmt: skip
     for kind in KINDS:  # an empty run gives no results, never an error
         result = analyse(RunData(cell=cell(), options={"kind": kind}))
-        # cycling/2: the per-cycle table of issue 15 (column names changed)
-        assert result.version == f"{kind}/{2 if kind == 'cycling' else 1}"
+        # /2: the complete results of issue 15 (new results and tables, cycling's columns
+        # renamed); LSV and Li‖Li cycling are unchanged
+        assert result.version == f"{kind}/{1 if kind in ('lsv-onset', 'li-li-cycling') else 2}"
 
 
 def test_cycling_on_run_data() -> None:

@@ -84,3 +84,45 @@ def test_fit_arrhenius_exact() -> None:
     assert fit.at(330.0) == pytest.approx(5.0 * np.exp(-0.5 / (BOLTZMANN_eV_K * 330.0)))
     with pytest.raises(ValueError):
         fit_arrhenius(np.array([300.0, 300.0]), np.array([1.0, 2.0]))
+
+
+def test_ea_in_kj_mol_prefactor_and_form() -> None:
+    results = analyse(arrhenius_run(TEMPERATURES_C)).results
+    ea = results["activation_energy_eV"].value
+    assert ea is not None
+    assert results["activation_energy_kJ_mol"].value == pytest.approx(ea * 96.485, rel=1e-4)
+    err = results["activation_energy_stderr_eV"].value
+    assert err is not None
+    assert results["activation_energy_stderr_kJ_mol"].value == pytest.approx(err * 96.485, rel=1e-4)
+    # σ = A exp(−Ea/kT): A = σ(30 °C) exp(Ea / k·303.15 K)
+    A = SIGMA_30C * math.exp(EA_EV / (BOLTZMANN_eV_K * 303.15))
+    assert results["arrhenius_prefactor"].value == pytest.approx(A, rel=0.1)
+    assert results["arrhenius_prefactor"].unit == "S/cm"
+    assert results["activation_energy_eV"].source["form"] == "sigma"
+    assert "sigma_T" in results["activation_energy_eV"].source["other_form"]
+
+
+def test_the_sigma_t_form_by_option() -> None:
+    """ln σT vs 1/T on data that follow σ = A e^(−Ea/kT): the slope gains about k_B T̄."""
+    results = analyse(arrhenius_run(TEMPERATURES_C, form="sigma_T")).results
+    T_mean = sum(TEMPERATURES_C) / len(TEMPERATURES_C) + 273.15
+    assert results["activation_energy_eV"].value == pytest.approx(
+        EA_EV + BOLTZMANN_eV_K * T_mean, abs=0.005
+    )
+    assert results["activation_energy_eV"].source["fitted"] == "ln(sigma * T)"
+    assert results["arrhenius_prefactor"].unit == "S/cm*K"
+
+
+def test_an_unknown_form_is_refused() -> None:
+    with pytest.raises(ValueError, match="form = 'log'"):
+        analyse(arrhenius_run(TEMPERATURES_C, form="log"))
+
+
+def test_each_spectrum_is_kk_checked_and_its_fit_kept_by_temperature() -> None:
+    results = analyse(arrhenius_run(TEMPERATURES_C)).results
+    kk = results["kk_check"]
+    assert kk.source["all_valid"] is True
+    assert [row["label"] for row in kk.data] == [f"{t:.0f} °C" for t in TEMPERATURES_C]
+    fits = results["eis_fits"].data
+    assert [row["label"] for row in fits] == [f"{t:.0f} °C" for t in TEMPERATURES_C]
+    assert all(row["circuit"] and row["bulk_resistance_ohm"] > 0 for row in fits)

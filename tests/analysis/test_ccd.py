@@ -67,3 +67,10 @@ def test_without_a_short_the_highest_current_density_reached() -> None:
 
 def test_rounding() -> None:
     assert current_density_mA_cm2(-0.70004e-3, 1e-4) == 0.7
+
+
+def test_the_last_current_density_passed_before_the_short() -> None:
+    results = analyse(ccd_run(0.7)[0]).results
+    # the 0.7 strip passed but its plate shorted: 0.6 is the last cycle the cell survived
+    assert results["last_passed_mA_cm2"].value == 0.6
+    assert results["ccd_mA_cm2"].value == 0.7

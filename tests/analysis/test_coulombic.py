@@ -25,6 +25,7 @@ def li_cu_run(
     final_end: str = "limit:voltage",
     final_strip: bool = True,
     reservoir_out_in_cycle: int | None = None,
+    sei_formation: float = 0.0,
 ) -> RunData:
     """Conditioning 5 mAh/cm² (CE 0.95), Qt = 5, Qc = 0.5 mAh/cm² × 10, then the final strip
     of what an average CE of 0.985 leaves; currents carry 0.3 % seeded noise."""
@@ -39,6 +40,8 @@ def li_cu_run(
         V = np.full(t.size, 0.02 * sign)
         b.step(name, "cc", t, V, I, cycle=cycle, end_reason=end_reason)
 
+    if sei_formation:  # the fall from the fresh cell's OCV, in a step of its own
+        cc("SEI formation", -1, sei_formation * MAH_CM2, end_reason="limit:voltage")
     cc("conditioning plate", -1, 5 * MAH_CM2, end_reason="limit:charge")
     cc("conditioning strip", +1, 0.95 * 5 * MAH_CM2, end_reason="limit:voltage")
     qt, qc = 5 * MAH_CM2, 0.5 * MAH_CM2
@@ -72,6 +75,14 @@ def test_average_ce_recovers_the_truth() -> None:
     assert "ce_avg_missing_reason" not in results
 
 
+def test_the_conditioning_ce_counts_the_sei_formation_step_as_plated() -> None:
+    results = analyse(li_cu_run(sei_formation=0.2)).results
+    conditioning = results["conditioning_ce"]
+    assert conditioning.value == pytest.approx(0.95 * 5 / 5.2, abs=0.002)
+    assert conditioning.source["sei_formation_mAh"] == pytest.approx(0.2 * MAH_CM2 * 1e3, rel=0.01)
+    assert results["ce_avg"].value == pytest.approx(CE_TRUE, abs=0.002)  # unaffected
+
+
 def test_a_short_before_the_end_leaves_ce_avg_out_with_a_reason() -> None:
     results = analyse(li_cu_run(short_in_cycle=4)).results
     assert "ce_avg" not in results
@@ -101,3 +112,23 @@ def test_incomplete_tests_leave_ce_avg_out(kwargs: dict[str, Any], words: str) -
 
 def test_formula() -> None:
     assert average_ce(Qt=5.0, Qs=4.0, n=10, Qc=0.5) == pytest.approx(9.0 / 10.0)
+
+
+def test_per_cycle_table() -> None:
+    results = analyse(li_cu_run()).results
+    table = results["li_cu_cycles"].data
+    assert [row["cycle"] for row in table] == list(range(1, N + 1))
+    for row in table:
+        # the currents carry 0.3 % noise, so do the charges
+        assert row["strip_mAh"] == pytest.approx(0.5 * MAH_CM2 * 1e3, rel=0.003)
+        assert row["strip_plate_ratio"] == pytest.approx(1.0, rel=0.003)
+        assert row["strip_overpotential_mV"] == pytest.approx(20.0)  # |V| = 20 mV
+        assert row["plate_overpotential_mV"] == pytest.approx(20.0)
+    assert results["conditioning_ce"].value == pytest.approx(0.95, rel=0.003)
+
+
+def test_per_cycle_table_shows_where_the_reservoir_ran_out() -> None:
+    table = analyse(li_cu_run(reservoir_out_in_cycle=4)).results["li_cu_cycles"].data
+    row = table[3]
+    assert row["strip_end_reason"] == "limit:voltage"
+    assert row["strip_plate_ratio"] == pytest.approx(0.3, rel=0.003)

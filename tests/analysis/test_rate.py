@@ -68,3 +68,13 @@ def test_labels_and_snapping() -> None:
     assert snap(0.104, [0.1, 0.2, 0.5]) == 0.1
     assert snap(0.16, [0.1, 0.2, 0.5]) == 0.2
     assert snap(0.333, []) == 0.333
+
+
+def test_ce_per_rate_and_retention_against_the_slowest() -> None:
+    table = analyse(rate_run()).results["rate_capability"].data
+    slowest = capacity_mAh_g(0.1, returned=False)
+    for row, returned in zip(table, [False] * 5 + [True], strict=True):
+        assert row["coulombic_efficiency"] == pytest.approx(1.0, rel=1e-9)  # charge = discharge
+        expected = 100.0 * capacity_mAh_g(row["rate_C"], returned) / slowest
+        assert row["retention_pct_of_slowest"] == pytest.approx(expected, rel=1e-6)
+    assert table[4]["retention_pct_of_slowest"] == pytest.approx(100.0 * 100.0 / 128.5, rel=1e-6)

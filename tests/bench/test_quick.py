@@ -40,5 +40,12 @@ def test_bench_quick_runs_and_prints_machine_and_figures() -> None:
         "tui baseline: raw status query (Store.channel_status)",
         "tui whole frame, read asked -> frame written",
         "tui keypress to effect",
+        "import TESTCELL0001-B2-2025-M50T_NewareNDA_Investigation.ndax (77,745 records",
+        "baseline: fastnda.read + raw sqlite3.executemany of the rows",
+        "ratio import / baseline",
+        "web overview 32 channels: GET / (server, p50)",
+        "web baseline: raw status query (Store.channel_status, p50)",
+        "web 100,000-point run: plot data bytes",
+        "web baseline: raw sqlite3 fetch of t, V, I",
     ):
         assert figure in out.stdout, figure

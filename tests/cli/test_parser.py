@@ -10,11 +10,11 @@ from cyclerctl.cli import COMMANDS, library, parser
 from cyclerctl.export import FORMATS
 
 # `cyclerctl --help` before the CLI became a package (cli.py + cli_data.py), in its order, and
-# the commands added since where their group stands (commission: issue 14)
+# the commands added since where their group stands (commission: issue 14; watch, notify: 18)
 COMMAND_NAMES = [
     "protocols", "cells", "schema", "validate", "plan", "run", "runs", "show", "analyze",
-    "emulate", "probe", "commission", "db", "daemon", "submit", "status", "pause", "resume",
-    "stop", "tui", "export", "report", "import",
+    "watch", "emulate", "probe", "commission", "db", "daemon", "submit", "status", "pause",
+    "resume", "stop", "notify", "tui", "web", "export", "report", "import",
 ]  # fmt: skip
 
 

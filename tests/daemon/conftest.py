@@ -71,12 +71,17 @@ count = "{cycles}"
 """
 
 SECONDS_PER_CYCLE = 300 + 60 + 300
+#: How long a wait may take before it is a hang (see wait_for).
+WAIT_S = 30.0
 
 
 def wait_for(
-    what: str, check: Callable[[], Any], timeout: float = 10.0, every: float = 0.05
+    what: str, check: Callable[[], Any], timeout: float = WAIT_S, every: float = 0.05
 ) -> Any:
-    """Poll ``check`` until it returns something truthy; fail with ``what`` after ``timeout``."""
+    """Poll ``check`` until it returns something truthy; fail with ``what`` after ``timeout``.
+
+    The timeout bounds a hang, it measures nothing: a daemon process on a loaded 2-core CI
+    machine can take well over 10 s to import and start (seen at a load average of 19)."""
     deadline = time.monotonic() + timeout
     while True:
         value = check()

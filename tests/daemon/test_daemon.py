@@ -85,7 +85,7 @@ def test_a_failing_instrument_fails_only_its_own_runs(lab: Lab, daemons: Start) 
     # the failed channel takes the next run (and fails it the same way, on its own)
     lab.instruments = submitted_with
     again = lab.submit("bad:1", cycles=1)
-    wait_for("the next run on bad:1 to end", lambda: _ended(lab, again), timeout=10)
+    wait_for("the next run on bad:1 to end", lambda: _ended(lab, again))
     assert daemon.terminate() == 0
 
 
@@ -96,8 +96,8 @@ def test_operator_commands_take_effect_within_two_seconds(
     config = str(lab.config())
     run_id = lab.submit("sim:1", cycles=20)
     daemon = daemons(lab.config())
-    wait_for("the run to start", _status_is(lab, run_id, "running"), timeout=10)
-    wait_for("its first points", lambda: lab.run(run_id) and _latest(lab, "sim:1"), timeout=10)
+    wait_for("the run to start", _status_is(lab, run_id, "running"))
+    wait_for("its first points", lambda: lab.run(run_id) and _latest(lab, "sim:1"))
 
     def command(kind: str, who: str, status: str) -> float:
         capsys.readouterr()
@@ -249,7 +249,7 @@ def test_a_second_daemon_with_the_same_name_refuses_to_start(lab: Lab, daemons: 
     first = daemons(lab.config())
     store = lab.store()
     try:
-        wait_for("a heartbeat", lambda: store.daemons(), timeout=10)
+        wait_for("a heartbeat", lambda: store.daemons())
     finally:
         store.close()
     second = daemons(lab.config())

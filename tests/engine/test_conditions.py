@@ -63,3 +63,15 @@ def test_short_is_a_collapse_of_the_settled_voltage() -> None:
     assert hit is None
     hit = host.first_hit(_block(t[100:], V[100:]))
     assert hit is not None and hit.index == 50 and hit.reason == "short"
+
+
+def test_a_plate_that_starts_near_0_V_is_not_a_short_before_it_settles() -> None:
+    # Li on Cu after the SEI step: the plate starts at ~0 V and falls to its -50 mV plateau;
+    # points before the settle time neither judge nor set the level (found on li-cu-ce)
+    t = np.arange(0, 60, dtype=float)
+    V = np.where(t < 2, -0.001 * t, -0.05)
+    host = HostConditions((EndCondition("short", 0.2, window_s=1.0),))
+    assert host.first_hit(_block(t, V)) is None
+    later = np.arange(60, 70, dtype=float)
+    hit = host.first_hit(_block(later, np.where(later < 65, -0.05, -0.002)))
+    assert hit is not None and hit.index == 5

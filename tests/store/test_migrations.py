@@ -30,6 +30,7 @@ TABLES = {
     "channel_latest",
     "commands",
     "daemons",
+    "imported_files",
 }
 
 

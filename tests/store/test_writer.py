@@ -236,12 +236,13 @@ def test_many_runs_share_one_thread_and_one_transaction(
     store: Store, new_run: Callable[..., RunInfo]
 ) -> None:
     runs = [new_run(channel=f"ch{i}") for i in range(40)]
-    before = len(_writer_threads())
+    before = set(_writer_threads())  # other stores' writers in this process stay out of it
     writers = [
         store.open_writer(r.id, channel=r.channel, flush_interval_s=3600, max_rows=10**6)
         for r in runs
     ]
-    assert len(_writer_threads()) == max(before, 1)  # 40 runs, still one thread
+    assert len(set(_writer_threads()) - before) <= 1  # 40 runs, still one thread
+    assert len(_writer_threads()) >= 1
     commits: list[int] = []
     event.listen(store.shared_writer().engine, "commit", lambda _c: commits.append(1))
     try:
