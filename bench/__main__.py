@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import argparse
 
-from bench import daemon, daemon_memory, dry_run, export, importer, ingest, readback, tui, web
+from bench import (
+    daemon,
+    daemon_memory,
+    dry_run,
+    export,
+    importer,
+    ingest,
+    readback,
+    scale,
+    tui,
+    web,
+)
 from bench.machine import describe, print_rows
 
 
@@ -21,6 +32,7 @@ def main() -> None:
     rows += ingest.table(args.quick)
     rows += readback.table(args.quick)
     rows += daemon_memory.table(args.quick)
+    rows += scale.table(args.quick)  # issue 20: many channels on one daemon
     rows += importer.table(args.quick)
     rows += tui.table(args.quick)  # in its own process, bounded in time
     rows += web.table(args.quick)  # likewise (a server thread and a headless browser)

@@ -4,7 +4,8 @@ Every ``poll`` (0.5 s) the supervisor
 1. reaps finished workers (their channels are free again);
 2. answers operator commands for the runs it owns (pause/resume/stop go to the run's
    worker; the answer is the command's acknowledgement, within one poll);
-3. claims queued runs for its free channels, oldest first, one worker thread each;
+3. claims queued runs for its free channels, oldest first, each a task of its
+   instrument's scheduler (one thread per instrument, not per run: issue 20);
 4. now and then, adopts orphaned runs on its channels: its own after a restart (at once),
    a dead daemon's once its heartbeat is ``stale_after`` old; they resume from their
    checkpoints.
@@ -32,6 +33,7 @@ from cyclerctl.config import Config
 from cyclerctl.daemon.alerts import Alerts
 from cyclerctl.daemon.hosts import ChamberHost, InstrumentHost
 from cyclerctl.daemon.worker import RunWorker
+from cyclerctl.engine.scheduler import ChannelScheduler
 from cyclerctl.store import EventRecord, RunInfo, Store
 
 #: a run whose worker failed (the store, not the run) is retried after this long
@@ -50,11 +52,14 @@ class Daemon:
         self.host = socket.gethostname()
         chambers = {c.name: ChamberHost(c) for c in config.chambers}
         self.hosts: dict[str, InstrumentHost] = {}
+        # one thread drives all the runs of an instrument (its channels share its connection)
+        self.schedulers: dict[str, ChannelScheduler] = {}
         self.channels: dict[str, tuple[InstrumentHost, int]] = {}
         for inst in config.instruments:
             chamber = config.chamber_of(inst)
             host = InstrumentHost(inst, chambers[chamber.name] if chamber else None)
             self.hosts[inst.name] = host
+            self.schedulers[inst.name] = ChannelScheduler(inst.name)
             for number in inst.numbers:
                 self.channels[f"{inst.name}:{number}"] = (host, number)
         self._chambers = list(chambers.values())
@@ -321,6 +326,7 @@ class Daemon:
             number,
             resume=resume,
             log=self.log,
+            scheduler=self.schedulers[host.name],
             poll_interval_s=min(0.5, self.settings.poll_s),
             instrument_lost_after_s=self.settings.instrument_lost_after_s,
             observer=self.alerts.observer(run),

@@ -1,4 +1,9 @@
-"""One run on one channel, on its own thread: compile, open, drive, record the end.
+"""One run on one channel: compile, open, drive, record the end.
+
+The run is a task of its instrument's :class:`~cyclerctl.engine.scheduler.ChannelScheduler`
+(one thread for all the channels of an instrument, issue 20), not a thread of its own. What
+may block for long before the engine starts — compiling, opening the instrument, recording
+a failure — runs through :func:`~cyclerctl.engine.scheduler.blocking`, off that thread.
 
 The plan is compiled again from the protocol and cell *text stored with the run* (and its
 ``--set`` overrides), so what runs is what was submitted, whatever the files say now. A run
@@ -13,13 +18,13 @@ with the reason as an event and as its end reason. Faults while it runs are the 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import traceback
 
-from cyclerctl.daemon.hosts import InstrumentHost
+from cyclerctl.daemon.hosts import InstrumentHost, OpenedChannel
 from cyclerctl.engine.control import EventObserver, RunControl
 from cyclerctl.engine.resume import ResumePoint, load_resume_point
+from cyclerctl.engine.scheduler import ChannelScheduler, Task, blocking
 from cyclerctl.plan import Plan
 from cyclerctl.store import CommandRecord, EventRecord, RunInfo, Store
 
@@ -44,6 +49,7 @@ class RunWorker:
         *,
         resume: bool,
         log: logging.Logger,
+        scheduler: ChannelScheduler,
         poll_interval_s: float = 0.5,
         instrument_lost_after_s: float = 600.0,
         observer: EventObserver | None = None,
@@ -61,9 +67,8 @@ class RunWorker:
         self.crashed = False  # the worker itself failed: the run may still be active
         self.finished_at: float | None = None
         self.stall_reported = False  # the watchdog's alarm for the current stall was raised
-        self._thread = threading.Thread(
-            target=self._main, name=f"run-{run.id}@{run.channel}", daemon=True
-        )
+        self.scheduler = scheduler
+        self._task: Task | None = None
 
     @property
     def channel(self) -> str:
@@ -72,13 +77,14 @@ class RunWorker:
     def start(self) -> None:
         if self.run.status == "paused":  # adopted while paused: it stays paused
             self.control.pause()
-        self._thread.start()
+        self._task = self.scheduler.submit(self._main, f"run-{self.run.id}@{self.run.channel}")
 
     def alive(self) -> bool:
-        return self._thread.is_alive()
+        return self._task is not None and self._task.alive()
 
     def join(self, timeout: float | None = None) -> None:
-        self._thread.join(timeout)
+        if self._task is not None:
+            self._task.join(timeout)
 
     def deliver(self, command: CommandRecord) -> str:
         """Act on an operator's command; the answer recorded as its acknowledgement."""
@@ -99,13 +105,14 @@ class RunWorker:
         since = self.control.alive_at
         return 0.0 if since is None or not self.alive() else time.monotonic() - since
 
-    # -- the thread -----------------------------------------------------------------------
+    # -- the task -------------------------------------------------------------------------
 
     def _main(self) -> None:
         try:
             self.outcome = self._drive()
         except RunFailed as failure:
-            self._fail(failure.reason, str(failure))
+            reason, message = failure.reason, str(failure)
+            blocking(lambda: self._fail(reason, message))
             self.outcome = "failed"
         except Exception as exc:  # the store itself failed: the run stays for a retry
             self.crashed = True
@@ -120,30 +127,10 @@ class RunWorker:
             self.finished_at = time.monotonic()
 
     def _drive(self) -> str:
-        from cyclerctl.engine.compat import misfits
         from cyclerctl.engine.session import drive_run
 
         run = self.run
-        plan = self._plan()
-        point = self._resume_point() if self.resume else None
-        self.control.beat()  # from here on a call that never returns is the instrument's
-        try:
-            opened = self.host.open_channel(self.number, plan)
-        except Exception as exc:
-            raise RunFailed(
-                f"error:{type(exc).__name__}",
-                f"instrument {self.host.name}: {exc}",
-            ) from exc
-        problems = misfits(
-            plan,
-            opened.channel.capabilities,
-            run.channel,
-            has_chamber=opened.chamber is not None,
-        )
-        if problems:
-            raise RunFailed("error:misfit", "; ".join(problems))
-        if not run.instrument:
-            self.store.set_instrument(run.id, opened.identity)
+        plan, point, opened = blocking(self._prepare)
         what = "resuming" if point is not None else "starting"
         self.log.info(
             "run %s on %s: %s %s with %s", run.id, run.channel, what, plan.protocol_name,
@@ -172,6 +159,34 @@ class RunWorker:
             outcome.points_stored,
         )
         return outcome.status
+
+    def _prepare(self) -> tuple[Plan, ResumePoint | None, OpenedChannel]:
+        """The plan, where to resume, and the channel opened and fit for the plan (on a
+        blocking thread: the instrument may take its time to answer)."""
+        from cyclerctl.engine.compat import misfits
+
+        run = self.run
+        plan = self._plan()
+        point = self._resume_point() if self.resume else None
+        self.control.beat()  # from here on a call that never returns is the instrument's
+        try:
+            opened = self.host.open_channel(self.number, plan)
+        except Exception as exc:
+            raise RunFailed(
+                f"error:{type(exc).__name__}",
+                f"instrument {self.host.name}: {exc}",
+            ) from exc
+        problems = misfits(
+            plan,
+            opened.channel.capabilities,
+            run.channel,
+            has_chamber=opened.chamber is not None,
+        )
+        if problems:
+            raise RunFailed("error:misfit", "; ".join(problems))
+        if not run.instrument:
+            self.store.set_instrument(run.id, opened.identity)
+        return plan, point, opened
 
     def _plan(self) -> Plan:
         from cyclerctl.channel_limits import instrument_limits

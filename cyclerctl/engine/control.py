@@ -19,11 +19,13 @@ import threading
 import time
 from collections.abc import Callable
 
+from cyclerctl.engine.scheduler import COALESCE_S, Task, current_task
 from cyclerctl.store import EventRecord
 
 log = logging.getLogger(__name__)
 
-#: Told of each event the run records, on the run's own thread: it must return at once
+#: Told of each event the run records, on the thread driving the run (the daemon: its
+#: instrument's scheduler, shared with the other channels): it must return at once
 #: (the daemon's notifications only queue it). An exception from it is logged, never raised.
 EventObserver = Callable[[EventRecord], None]
 
@@ -48,6 +50,7 @@ class RunControl:
         #: or not started): a watchdog tells a hung driver call from a quiet channel by it
         self.alive_at: float | None = None
         self.requested_by: dict[str, str] = {}  # request kind → who asked (for events)
+        self._parked: set[Task] = set()  # scheduler tasks waiting on a request (issue 20)
 
     # -- requests (any thread) ------------------------------------------------------------
 
@@ -117,20 +120,46 @@ class RunControl:
         self.alive_at = time.monotonic()
 
     def sleep(self, seconds: float) -> None:
-        """Sleep up to ``seconds``; a new request cuts it short."""
+        """Sleep up to ``seconds``; a new request cuts it short. On a scheduler's task the
+        task is parked on the scheduler's timers instead of blocking the thread."""
+        task = current_task()
         with self._changed:
             seen = self._generation
-            self._changed.wait_for(lambda: self._generation != seen, seconds)
+            if task is None:
+                self._changed.wait_for(lambda: self._generation != seen, seconds)
+                return
+        deadline = time.monotonic() + seconds
+        # the scheduler runs a task up to COALESCE_S early, with the others then due
+        while self._generation == seen and time.monotonic() < deadline - COALESCE_S:
+            self._park(task, deadline)
 
     def wait_while_paused(self) -> None:
         """Block while paused; returns on resume, stop or detach."""
         self.alive_at = None  # waiting on purpose: nothing for a watchdog to see
-        with self._changed:
-            self._changed.wait_for(
-                lambda: not self._pause or self.stop_event.is_set() or self._detach
-            )
+        task = current_task()
+        if task is None:
+            with self._changed:
+                self._changed.wait_for(self._unpaused)
+        else:
+            while not self._unpaused():
+                self._park(task, None)
         self.beat()
+
+    def _unpaused(self) -> bool:
+        return not self._pause or self.stop_event.is_set() or self._detach
+
+    def _park(self, task: Task, deadline: float | None) -> None:
+        """Park ``task`` until ``deadline`` or the next request, whichever comes first."""
+        with self._changed:
+            self._parked.add(task)
+        try:
+            task.park(deadline)
+        finally:
+            with self._changed:
+                self._parked.discard(task)
 
     def _notify(self) -> None:  # with self._changed held
         self._generation += 1
         self._changed.notify_all()
+        for task in self._parked:
+            task.wake()

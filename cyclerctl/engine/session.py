@@ -33,6 +33,7 @@ from cyclerctl.engine.control import RunControl
 from cyclerctl.engine.program import Position
 from cyclerctl.engine.resume import ResumePoint
 from cyclerctl.engine.runner import DETACHED, ChannelRunner, RunOutcome
+from cyclerctl.engine.scheduler import blocking
 from cyclerctl.host_os import interruptible
 from cyclerctl.plan import Plan, SafetyLimit
 from cyclerctl.reanalysis import reanalyse
@@ -127,7 +128,7 @@ def drive_run(
         # a daemon before this one stopped the run (backlog full) but could not record its
         # status: end it now with that reason, do not resume it
         outcome = RunOutcome("failed", BACKLOG_FULL_REASON, 0, 0, stopped_earlier)
-        return _finish(store, run, outcome, control, run_time_s=stopped_earlier)
+        return blocking(lambda: _finish(store, run, outcome, control, run_time_s=stopped_earlier))
     writer = store.open_writer(run.id, channel=run.channel)
     runner = ChannelRunner(
         plan,
@@ -145,11 +146,13 @@ def drive_run(
     try:
         outcome, escaping = _drive(store, writer, runner, channel, control)
     finally:
-        closed = _close(writer, control)  # whatever happened: what the writer holds is written
+        # whatever happened: what the writer holds is written. Waiting for the database (and
+        # below, recording the end) is no real-time work: on a scheduler's task it runs off
+        # the scheduler's thread, the other channels go on (issue 20)
+        closed = blocking(lambda: _close(writer, control))
     try:
-        return _record_end(
-            store, run, writer, runner, outcome if closed else _left(outcome), control
-        )
+        ended = outcome if closed else _left(outcome)
+        return blocking(lambda: _record_end(store, run, writer, runner, ended, control))
     finally:
         if escaping is not None:
             raise escaping  # the real error goes on up, the run's end recorded
@@ -159,6 +162,9 @@ def _status_follower(store: Store, run_id: int, writer: RunWriter) -> Callable[[
     """The run's status in the store, following "paused"/"running" as they happen."""
 
     def follow(state: str) -> None:
+        blocking(lambda: record(state))
+
+    def record(state: str) -> None:
         try:
             if state == "paused" and not writer.database_unwritable:
                 writer.flush(timeout=30.0)  # paused means: everything up to the pause is stored
