@@ -7,12 +7,12 @@ told otherwise. ``probe`` connects to an instrument and prints what it is and ca
 
 from __future__ import annotations
 
-import signal
 import sys
 import threading
 from collections.abc import Sequence
 from typing import Any
 
+from cyclerctl import host_os
 from cyclerctl.drivers.base import Capabilities
 
 
@@ -66,11 +66,9 @@ def emulate(
     print(f"{driver_name} emulator on {emulator.address} ({len(cells)} channel(s)); Ctrl-C stops")
     sys.stdout.flush()
     done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
     try:
-        done.wait()
-    except KeyboardInterrupt:
-        pass
+        with host_os.calling_on_stop(lambda _name: done.set()):
+            done.wait()
     finally:
         emulator.close()
     return 0

@@ -180,6 +180,23 @@ def signal_name(signum: int) -> str:
         return f"signal {signum}"
 
 
+@contextlib.contextmanager
+def calling_on_stop(callback: Callable[[str], None]) -> Iterator[None]:
+    """While inside, each of :func:`stop_signals` calls ``callback(signal name)`` instead
+    of its default (a daemon or an emulator then stops cleanly); restored afterwards.
+    Main thread only, as every signal handler."""
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        callback(signal_name(signum))
+
+    previous = {s: signal.signal(s, handler) for s in stop_signals()}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
 class _StopState:
     """Where the main thread is, for the stop-signal handler (signals run in the main
     thread only, so plain attributes do)."""

@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from types import FrameType
 
+from cyclerctl import host_os
 from cyclerctl.config import Config
 from cyclerctl.daemon.alerts import Alerts
 from cyclerctl.daemon.hosts import ChamberHost, InstrumentHost
@@ -158,7 +157,8 @@ class Daemon:
             age = (utcnow() - other.heartbeat_at).total_seconds()
             if age > self.settings.stale_after_s:
                 return None
-            if other.host == self.host and (other.pid == os.getpid() or not _pid_alive(other.pid)):
+            same_host = other.host == self.host
+            if same_host and (other.pid == os.getpid() or not host_os.pid_alive(other.pid)):
                 return None
             return (
                 f"daemon {self.name} is already running on {other.host} (pid {other.pid}, "
@@ -335,30 +335,17 @@ class Daemon:
         worker.start()
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 @contextmanager
 def signals_stop(daemon: Daemon) -> Iterator[None]:
-    """SIGTERM and SIGINT stop the daemon cleanly (restored afterwards)."""
+    """The stop signals (SIGTERM, Ctrl-C, a closed terminal; Ctrl-Break on Windows) stop the
+    daemon cleanly (restored afterwards)."""
 
-    def handler(signum: int, _frame: FrameType | None) -> None:
-        daemon.log.info("%s received: stopping", signal.Signals(signum).name)
+    def stop(name: str) -> None:
+        daemon.log.info("%s received: stopping", name)
         daemon.stop()
 
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
+    with host_os.calling_on_stop(stop):
         yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
 
 
 def run_daemon(config: Config, store: Store) -> int:
