@@ -20,22 +20,10 @@ from cyclerctl.drivers.biologic.driver import BioLogicChannel
 from cyclerctl.drivers.biologic.eclib import DataRead
 from cyclerctl.drivers.sim.dummy import dummy, dummy_cell
 from cyclerctl.plan import CellSummary, EisSettings, EndCondition, Step
+from tests.drivers.biologic.stepping import run_step
 
 RC = dummy_cell(1000.0, series_ohm=100.0, capacitance_F=1e-6)
 SPECTRUM = EisSettings("potentiostatic", 1e5, 1.0, 0.01, points_per_decade=4)
-
-
-def _run(channel: BioLogicChannel, step: Step) -> tuple[np.ndarray, np.ndarray | None]:
-    channel.start_step(step)
-    points, impedance = [], []
-    for _ in range(10_000):
-        samples = channel.read()
-        points.append(samples.points)
-        if samples.impedance is not None:
-            impedance.append(samples.impedance)
-        if samples.ended:
-            break
-    return np.concatenate(points), np.concatenate(impedance) if impedance else None
 
 
 def _channel(load: CellSummary, **options: object) -> BioLogicChannel:
@@ -47,7 +35,7 @@ def _channel(load: CellSummary, **options: object) -> BioLogicChannel:
 @pytest.mark.parametrize("current_A", [1e-3, -1e-3])
 def test_a_resistor_obeys_ohms_law_with_the_sign_of_the_current(current_A: float) -> None:
     channel = _channel(dummy_cell(1000.0))
-    points, _ = _run(
+    points, _ = run_step(
         channel, Step(0, "cc", "cc", current_A=current_A, ends=(EndCondition("time", 10.0),))
     )
     assert points["V"] == pytest.approx(1000.0 * current_A, abs=1e-4)
@@ -55,14 +43,14 @@ def test_a_resistor_obeys_ohms_law_with_the_sign_of_the_current(current_A: float
 
 
 def test_a_resistor_rests_at_zero_volts() -> None:
-    points, _ = _run(
+    points, _ = run_step(
         _channel(dummy_cell(1000.0)), Step(0, "rest", "rest", ends=(EndCondition("time", 5.0),))
     )
     assert np.abs(points["V"]).max() < 1e-4
 
 
 def test_a_voltage_hold_on_rc_decays_to_the_leak_current() -> None:
-    points, _ = _run(
+    points, _ = run_step(
         _channel(dummy_cell(1000.0, series_ohm=100.0, capacitance_F=1e-3)),
         Step(0, "cv", "cv", voltage_V=0.5, ends=(EndCondition("time", 5.0),)),
     )
@@ -71,7 +59,7 @@ def test_a_voltage_hold_on_rc_decays_to_the_leak_current() -> None:
 
 
 def test_the_rc_arc_comes_back_as_the_dummy_s_impedance() -> None:
-    _, z = _run(_channel(RC), Step(0, "eis", "eis", eis=SPECTRUM))
+    _, z = run_step(_channel(RC), Step(0, "eis", "eis", eis=SPECTRUM))
     assert z is not None and len(z) == 21
     expected = dummy(RC).impedance(z["f"])
     assert z["Zre"] + 1j * z["Zim"] == pytest.approx(expected, rel=0.01)
@@ -86,7 +74,7 @@ def test_a_phase_in_degrees_breaks_the_arc() -> None:
     reads radians, so |Z| stays right and the arc does not: what a commissioning check on
     an RC dummy sees."""
     assert PHASE_ZWE_UNIT == "rad"
-    _, z = _run(_channel(RC, miscale="phase_degrees"), Step(0, "eis", "eis", eis=SPECTRUM))
+    _, z = run_step(_channel(RC, miscale="phase_degrees"), Step(0, "eis", "eis", eis=SPECTRUM))
     assert z is not None
     expected = dummy(RC).impedance(z["f"])
     measured = z["Zre"] + 1j * z["Zim"]
@@ -127,7 +115,7 @@ def test_the_step_time_follows_the_technique_start_time() -> None:
         voltage_V=0.2,
         ends=(EndCondition("time", 300.0), EndCondition("current_below", 2e-4)),
     )
-    points, _ = _run(instrument.channels[0], step)
+    points, _ = run_step(instrument.channels[0], step)
     jumps = np.diff(points["t"])
     assert jumps.max() == pytest.approx(100.0, abs=2.0)  # the gap the shifted origin makes
     assert points["t"][-1] > 200.0

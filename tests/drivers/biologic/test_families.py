@@ -17,6 +17,7 @@ from cyclerctl.drivers.biologic.driver import BioLogicChannel
 from cyclerctl.drivers.biologic.eclib import DataRead
 from cyclerctl.drivers.sim.dummy import dummy, dummy_cell
 from cyclerctl.plan import EisSettings, EndCondition, Step, SweepSettings
+from tests.drivers.biologic.stepping import run_step
 
 #: model → (family, {(technique, process): columns})
 FAMILIES = {
@@ -69,43 +70,31 @@ def _open(model: str) -> tuple[BioLogicChannel, RecordingEClib]:
     return instrument.channels[0], eclib
 
 
-def _run(channel: BioLogicChannel, step: Step) -> tuple[np.ndarray, np.ndarray | None]:
-    channel.start_step(step)
-    points, impedance = [], []
-    for _ in range(10_000):
-        samples = channel.read()
-        points.append(samples.points)
-        if samples.impedance is not None:
-            impedance.append(samples.impedance)
-        if samples.ended:
-            break
-    return np.concatenate(points), np.concatenate(impedance) if impedance else None
-
-
 @pytest.mark.parametrize("model", sorted(FAMILIES))
 def test_every_technique_round_trips_in_the_family_layout(model: str) -> None:
     channel, eclib = _open(model)
     family = FAMILIES[model]
     assert channel.family == family
 
-    rest, _ = _run(channel, Step(0, "rest", "rest", ends=(EndCondition("time", 3.0),)))
+    rest, _ = run_step(channel, Step(0, "rest", "rest", ends=(EndCondition("time", 3.0),)))
     assert rest["V"] == pytest.approx(0.0, abs=1e-3)
     assert rest["t"][-1] == pytest.approx(3.0, abs=1e-3)
 
     # 1 mA into 100 Ω + (1 kΩ ‖ 1 µF): the capacitor settles within ms, so V = 1.1 V
-    cc, _ = _run(channel, Step(1, "cc", "cc", current_A=1e-3, ends=(EndCondition("time", 5.0),)))
+    step = Step(1, "cc", "cc", current_A=1e-3, ends=(EndCondition("time", 5.0),))
+    cc, _ = run_step(channel, step)
     assert cc["I"] == pytest.approx(1e-3, rel=1e-3)
     assert cc["V"][-1] == pytest.approx(1.1, abs=2e-3)
 
     sweep = SweepSettings(scan_rate_V_s=0.1, vertices_V=(0.5,), start_V=0.0)
-    swept, _ = _run(channel, Step(2, "lsv", "sweep", sweep=sweep))
+    swept, _ = run_step(channel, Step(2, "lsv", "sweep", sweep=sweep))
     assert swept["V"][-1] == pytest.approx(0.5, abs=2e-3)
     # slow against RC: I follows V/(R_s + R_p)
     assert swept["I"][-1] == pytest.approx(0.5 / 1100, rel=0.01)
     assert np.all(np.diff(swept["t"]) > 0)
 
     eis = EisSettings("potentiostatic", 1e4, 10.0, 0.01, points_per_decade=2)
-    _, z = _run(channel, Step(3, "eis", "eis", eis=eis))
+    _, z = run_step(channel, Step(3, "eis", "eis", eis=eis))
     assert z is not None and len(z) == 7
     expected = dummy(dummy_cell(R, series_ohm=R / 10, capacitance_F=1e-6)).impedance(z["f"])
     assert z["Zre"] + 1j * z["Zim"] == pytest.approx(expected, rel=0.01)
