@@ -23,23 +23,11 @@ from hypothesis import strategies as st
 
 from cyclerctl.cli import main
 from cyclerctl.resources import cells_dir, library_dir
+from tests.support.library import USUAL_CELL
 
 PROTOCOLS = sorted(library_dir().glob("*.toml"))
 CELLS = sorted(cells_dir().glob("*.toml"))
 CONFIG_EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
-#: The protocol each shipped cell is meant for, so that an unmutated pair validates.
-PAIRS = {
-    "ccd-ramp": "li-qse-li",
-    "eis-arrhenius": "ss-qse-ss",
-    "eis-conductivity": "ss-qse-ss",
-    "lco-rate": "lco-coin",
-    "li-cu-ce": "li-qse-cu",
-    "li-cu-nucleation": "li-qse-cu",
-    "li-li-cycling": "li-qse-li",
-    "lsv-window": "li-qse-ss",
-    "ncm622-cycling": "ncm622-coin",
-    "transference-bruce-vincent": "li-qse-li",
-}
 
 # After the PATH: `:LINE: field: message`, `: field: message`, or `: message`.
 ERROR_AFTER_PATH = re.compile(r"^(?::[0-9]+)?: \S.*$")
@@ -339,7 +327,7 @@ def test_mutated_protocol_validates_or_is_refused(
 ) -> None:
     path = tmp_path / "protocol.toml"
     path.write_text(data.draw(mutated_file(source)), encoding="utf-8")
-    argv = _with_sets(["validate", str(path), "--cell", PAIRS[source.stem]], sets)
+    argv = _with_sets(["validate", str(path), "--cell", USUAL_CELL[source.stem]], sets)
     code, out, err = run_cli(capsys, argv)
     if code == 0:
         assert out.startswith("ok: ") and not err
@@ -355,7 +343,7 @@ def test_mutated_cell_validates_or_is_refused(
 ) -> None:
     path = tmp_path / "cell.toml"
     path.write_text(data.draw(mutated_file(source)), encoding="utf-8")
-    protocol = next((p for p, c in PAIRS.items() if c == source.stem), "eis-conductivity")
+    protocol = next((p for p, c in USUAL_CELL.items() if c == source.stem), "eis-conductivity")
     for command in ("validate", "plan"):
         code, out, err = run_cli(capsys, [command, protocol, "--cell", str(path)])
         if code != 0:
@@ -399,10 +387,10 @@ def test_bad_run_writes_no_run(
     url = f"sqlite:///{db}"
     if not db.exists():
         assert run_cli(capsys, ["db", "upgrade", "--db", url])[0] == 0
-    argv = _with_sets(["validate", str(path), "--cell", PAIRS[source.stem]], sets)
+    argv = _with_sets(["validate", str(path), "--cell", USUAL_CELL[source.stem]], sets)
     if run_cli(capsys, argv)[0] == 0:
         return  # valid: running it would simulate the whole protocol; other tests do that
-    run = ["run", str(path), "--cell", PAIRS[source.stem], "--db", url, "-q"]
+    run = ["run", str(path), "--cell", USUAL_CELL[source.stem], "--db", url, "-q"]
     code, _, err = run_cli(capsys, _with_sets(run, sets))
     check_refused(code, err, {str(path), "--set"})
     with sqlite3.connect(db) as connection:
@@ -411,7 +399,7 @@ def test_bad_run_writes_no_run(
 
 def test_the_unmutated_library_validates(capsys: pytest.CaptureFixture[str]) -> None:
     """The baseline the mutations start from: every shipped pair validates."""
-    for protocol, cell in PAIRS.items():
+    for protocol, cell in USUAL_CELL.items():
         code, _, err = run_cli(capsys, ["validate", protocol, "--cell", cell])
         assert (code, err) == (0, ""), (protocol, err)
-    assert {p.stem for p in PROTOCOLS} == set(PAIRS)
+    assert {p.stem for p in PROTOCOLS} == set(USUAL_CELL)

@@ -18,19 +18,8 @@ from cyclerctl.protocol_io.eclab_export import export_mps_with_notes
 from cyclerctl.protocol_io.eclab_import import import_mps
 from cyclerctl.protocol_io.neware_io import export_neware_with_notes, import_neware
 from cyclerctl.protocol_io.plan_shape import differences, expanded, shape, step_shape
+from tests.support.library import USUAL_CELL
 
-USUAL_CELL = {
-    "ccd-ramp": "li-qse-li",
-    "eis-arrhenius": "ss-qse-ss",
-    "eis-conductivity": "ss-qse-ss",
-    "lco-rate": "lco-coin",
-    "li-cu-ce": "li-qse-cu",
-    "li-cu-nucleation": "li-qse-cu",
-    "li-li-cycling": "li-qse-li",
-    "lsv-window": "li-qse-ss",
-    "ncm622-cycling": "ncm622-coin",
-    "transference-bruce-vincent": "li-qse-li",
-}
 Export = Callable[[Plan], tuple[str, list[str]]]
 Import = Callable[[str], Draft]
 FORMATS: dict[str, tuple[Export, Import]] = {
